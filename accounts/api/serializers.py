@@ -1,0 +1,37 @@
+from rest_framework import serializers
+
+from accounts.models import Membership, Organization
+from accounts.validators import validate_credit_code
+
+
+class OrganizationOutputSerializer(serializers.ModelSerializer):
+    region = serializers.StringRelatedField()
+    is_verified = serializers.BooleanField(read_only=True)
+
+    class Meta:
+        model = Organization
+        fields = ["uuid", "name", "kind", "region", "city", "website", "description", "is_verified"]
+
+
+class OrganizationPrivateOutputSerializer(OrganizationOutputSerializer):
+    class Meta(OrganizationOutputSerializer.Meta):
+        fields = [*OrganizationOutputSerializer.Meta.fields, "credit_code", "created_at"]
+
+
+class OrganizationUpdateInputSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=128, required=False)
+    credit_code = serializers.CharField(
+        max_length=18, required=False, validators=[validate_credit_code]
+    )
+    city = serializers.CharField(max_length=32, required=False, allow_blank=True)
+    website = serializers.URLField(required=False, allow_blank=True)
+    description = serializers.CharField(required=False, allow_blank=True)
+
+
+class MembershipOutputSerializer(serializers.ModelSerializer):
+    email = serializers.EmailField(source="user.email")
+    name = serializers.CharField(source="user.name")
+
+    class Meta:
+        model = Membership
+        fields = ["email", "name", "role", "is_broker", "title", "created_at"]

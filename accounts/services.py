@@ -1,0 +1,239 @@
+"""Writes for users, organizations, memberships, invitations and API tokens."""
+
+from __future__ import annotations
+
+import secrets
+from functools import partial
+
+from django.conf import settings
+from django.contrib.auth.password_validation import validate_password
+from django.core import signing
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accounts.emails import send_confirmation_email, send_invitation_email
+from accounts.models import ApiToken, Invitation, Membership, Organization, User
+from core.services import audit_record
+
+CONFIRM_SALT = "accounts.confirm-email"
+
+
+@transaction.atomic
+def user_register(*, email: str, name: str, password: str) -> User:
+    """Create an inactive account and email a confirmation link; login works once it is opened."""
+    email = email.strip().lower()
+    if User.objects.filter(email__iexact=email).exists():
+        raise ValidationError({"email": _("该邮箱已注册。")})
+    user = User(email=email, name=name.strip(), is_active=False)
+    try:
+        validate_password(password, user)
+    except ValidationError as exc:
+        raise ValidationError({"password": exc.messages}) from exc
+    user.set_password(password)
+    user.full_clean()
+    user.save()
+    transaction.on_commit(partial(send_confirmation_email, user=user, url=confirmation_url(user)))
+    return user
+
+
+def confirmation_token(user: User) -> str:
+    return signing.dumps({"u": user.pk, "e": user.email}, salt=CONFIRM_SALT)
+
+
+def confirmation_url(user: User) -> str:
+    path = reverse("accounts:confirm", kwargs={"token": confirmation_token(user)})
+    return f"{settings.SITE_URL}{path}"
+
+
+@transaction.atomic
+def user_confirm_email(*, token: str) -> User:
+    """Activate the account the token was issued for. Raises ValidationError on a bad or old token."""
+    try:
+        data = signing.loads(
+            token, salt=CONFIRM_SALT, max_age=settings.ACCOUNT_CONFIRMATION_MAX_AGE
+        )
+    except signing.SignatureExpired as exc:
+        raise ValidationError(_("确认链接已过期，请重新注册或联系平台。")) from exc
+    except signing.BadSignature as exc:
+        raise ValidationError(_("确认链接无效。")) from exc
+    user = User.objects.select_for_update().filter(pk=data["u"], email=data["e"]).first()
+    if user is None:
+        raise ValidationError(_("确认链接无效。"))
+    if user.email_confirmed_at is None:
+        user.email_confirmed_at = timezone.now()
+        user.is_active = True
+        user.save(update_fields=["email_confirmed_at", "is_active"])
+    return user
+
+
+def user_update_profile(*, user: User, name: str, phone: str, language: str) -> User:
+    user.name = name.strip()
+    user.phone = phone.strip()
+    user.language = language
+    user.full_clean(exclude=["password"])
+    user.save(update_fields=["name", "phone", "language"])
+    return user
+
+
+@transaction.atomic
+def organization_create(
+    *,
+    user: User,
+    name: str,
+    kind: str,
+    credit_code: str = "",
+    region=None,
+    city: str = "",
+    description: str = "",
+    website: str = "",
+) -> Organization:
+    """Create an unverified organization with ``user`` as its owner."""
+    if kind == Organization.Kind.OPERATOR and not user.is_staff:
+        raise ValidationError({"kind": _("平台运营方只能由平台工作人员创建。")})
+    org = Organization(
+        name=name.strip(),
+        kind=kind,
+        credit_code=credit_code.strip(),
+        region=region,
+        city=city.strip(),
+        description=description.strip(),
+        website=website.strip(),
+    )
+    _clean_organization(org)
+    org.save()
+    Membership.objects.create(user=user, organization=org, role=Membership.Role.OWNER)
+    audit_record(actor=user, action="organization.create", target=org, to_state="unverified")
+    return org
+
+
+@transaction.atomic
+def organization_update(*, org: Organization, actor: User, **changes) -> Organization:
+    _require_owner(org, actor)
+    editable = {"name", "credit_code", "region", "city", "description", "website"}
+    unknown = set(changes) - editable
+    if unknown:
+        raise ValueError(f"not editable: {sorted(unknown)}")
+    for field, value in changes.items():
+        setattr(org, field, value.strip() if isinstance(value, str) else value)
+    _clean_organization(org)
+    org.save(update_fields=sorted(changes))
+    audit_record(
+        actor=actor, action="organization.update", target=org, data={"fields": sorted(changes)}
+    )
+    return org
+
+
+def _clean_organization(org: Organization) -> None:
+    errors: dict[str, list[str]] = {}
+    if org.kind in Organization.KINDS_WITH_CREDIT_CODE and not org.credit_code:
+        errors["credit_code"] = [_("企业和高校、科研院所须填写统一社会信用代码。")]
+    try:
+        org.full_clean(exclude=["verified_by"])
+    except ValidationError as exc:
+        for field, messages in exc.message_dict.items():
+            errors.setdefault(field, []).extend(messages)
+    if errors:
+        raise ValidationError(errors)
+
+
+@transaction.atomic
+def organization_verify(*, org: Organization, actor: User) -> Organization:
+    if not actor.is_staff:
+        raise PermissionDenied
+    org = Organization.objects.select_for_update().get(pk=org.pk)
+    if org.verified_at is None:
+        org.verified_at = timezone.now()
+        org.verified_by = actor
+        org.save(update_fields=["verified_at", "verified_by"])
+        audit_record(
+            actor=actor,
+            action="organization.verify",
+            target=org,
+            from_state="unverified",
+            to_state="verified",
+        )
+    return org
+
+
+def _require_owner(org: Organization, user: User) -> None:
+    if not Membership.objects.filter(
+        organization=org, user=user, role=Membership.Role.OWNER
+    ).exists():
+        raise PermissionDenied
+
+
+@transaction.atomic
+def invitation_create(
+    *, org: Organization, actor: User, email: str, role: str = Membership.Role.MEMBER
+) -> Invitation:
+    _require_owner(org, actor)
+    email = email.strip().lower()
+    if Membership.objects.filter(organization=org, user__email__iexact=email).exists():
+        raise ValidationError({"email": _("该用户已是本机构成员。")})
+    if Invitation.objects.filter(organization=org, email=email, accepted_at__isnull=True).exists():
+        raise ValidationError({"email": _("已向该邮箱发出邀请，尚未接受。")})
+    invitation = Invitation(
+        organization=org,
+        email=email,
+        role=role,
+        invited_by=actor,
+        token=secrets.token_urlsafe(32),
+    )
+    invitation.full_clean()
+    invitation.save()
+    url = f"{settings.SITE_URL}{reverse('accounts:invitation', kwargs={'token': invitation.token})}"
+    transaction.on_commit(partial(send_invitation_email, invitation=invitation, url=url))
+    return invitation
+
+
+@transaction.atomic
+def invitation_accept(*, token: str, user: User) -> Membership:
+    invitation = (
+        Invitation.objects.select_for_update()
+        .select_related("organization")
+        .filter(token=token, accepted_at__isnull=True)
+        .first()
+    )
+    if invitation is None:
+        raise ValidationError(_("邀请链接无效或已被使用。"))
+    age = (timezone.now() - invitation.created_at).total_seconds()
+    if age > settings.INVITATION_MAX_AGE:
+        raise ValidationError(_("邀请已过期，请联系机构管理员重新邀请。"))
+    if invitation.email != user.email.lower():
+        raise ValidationError(_("该邀请发给了另一个邮箱，请用受邀邮箱登录。"))
+    membership, _created = Membership.objects.get_or_create(
+        user=user, organization=invitation.organization, defaults={"role": invitation.role}
+    )
+    invitation.accepted_at = timezone.now()
+    invitation.save(update_fields=["accepted_at"])
+    audit_record(
+        actor=user,
+        action="organization.join",
+        target=invitation.organization,
+        data={"role": membership.role},
+    )
+    return membership
+
+
+def api_token_create(*, user: User, name: str) -> tuple[ApiToken, str]:
+    """Create a token; return it with the plain key, which is never stored and shown only now."""
+    name = name.strip()
+    if not name:
+        raise ValidationError({"name": _("请为令牌起一个名称。")})
+    key = secrets.token_hex(20)
+    token = ApiToken.objects.create(
+        user=user, name=name[:64], prefix=key[:8], key_hash=ApiToken.hash_key(key)
+    )
+    return token, key
+
+
+def api_token_revoke(*, token: ApiToken, user: User) -> ApiToken:
+    if token.user_id != user.pk:
+        raise PermissionDenied
+    if token.revoked_at is None:
+        token.revoked_at = timezone.now()
+        token.save(update_fields=["revoked_at"])
+    return token

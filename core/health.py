@@ -1,0 +1,56 @@
+"""Reachability checks behind ``/healthz``."""
+
+from __future__ import annotations
+
+import redis
+from django.conf import settings
+from django.db import connection
+
+from matchmaker.celery import app
+
+
+def check_database() -> str | None:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except Exception as exc:  # noqa: BLE001 - any failure means "down"; the message is reported
+        return str(exc) or exc.__class__.__name__
+    return None
+
+
+def check_redis() -> str | None:
+    try:
+        client = redis.Redis.from_url(
+            settings.REDIS_URL, socket_timeout=1, socket_connect_timeout=1
+        )
+        client.ping()
+    except Exception as exc:  # noqa: BLE001
+        return str(exc) or exc.__class__.__name__
+    return None
+
+
+def check_worker(timeout: float = 1.0) -> str | None:
+    try:
+        with app.connection_for_write(settings.REDIS_URL) as conn:
+            replies = app.control.ping(timeout=timeout, connection=conn)
+    except Exception as exc:  # noqa: BLE001
+        return str(exc) or exc.__class__.__name__
+    if not replies:
+        return "no Celery worker answered"
+    return None
+
+
+def run_checks() -> dict[str, dict]:
+    results: dict[str, dict] = {}
+    db_error = check_database()
+    results["database"] = _entry(db_error)
+    redis_error = check_redis()
+    results["redis"] = _entry(redis_error)
+    # Without a broker there is no way to reach a worker; skip the slow ping.
+    worker_error = "broker unreachable" if redis_error else check_worker()
+    results["worker"] = _entry(worker_error)
+    return results
+
+
+def _entry(error: str | None) -> dict:
+    return {"ok": True} if error is None else {"ok": False, "error": error[:300]}

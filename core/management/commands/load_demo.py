@@ -1,0 +1,17 @@
+from django.core.management.base import BaseCommand
+
+from accounts.demo import load_accounts
+from core.demo import DEMO_DIR
+from taxonomy.services import taxonomy_load
+
+
+class Command(BaseCommand):
+    help = "Load the demo data in fixtures/demo (idempotent)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--password", default="demo12345", help="password of every demo user")
+
+    def handle(self, *args, password: str, **options):
+        counts = taxonomy_load(path=DEMO_DIR / "taxonomy.json")
+        counts |= load_accounts(password=password)
+        self.stdout.write("demo data: " + ", ".join(f"{k} {v}" for k, v in counts.items()))

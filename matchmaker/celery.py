@@ -1,0 +1,19 @@
+import os
+
+from celery import Celery
+from celery.signals import worker_process_init
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "matchmaker.settings")
+
+app = Celery("matchmaker")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+
+@worker_process_init.connect
+def _reset_db_connections(**_kwargs) -> None:
+    # A forked pool child must not share the parent's database socket.
+    from django.db import connections
+
+    for conn in connections.all(initialized_only=True):
+        conn.close()
