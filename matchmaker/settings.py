@@ -45,6 +45,8 @@ INSTALLED_APPS = [
     "taxonomy",
     "accounts",
     "matching",
+    "challenges",
+    "notifications",
 ]
 
 MIDDLEWARE = [

@@ -6,6 +6,9 @@ from core.views import healthz
 
 api_v1 = [
     path("", include("accounts.api.urls")),
+    path("", include("matching.api.urls")),
+    path("", include("challenges.api.urls")),
+    path("", include("notifications.api.urls")),
 ]
 
 urlpatterns = [
@@ -16,5 +19,8 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("admin/", admin.site.urls),
     path("accounts/", include("accounts.urls")),
+    path("challenges/", include("challenges.urls")),
+    path("notifications/", include("notifications.urls")),
+    path("", include("matching.urls")),
     path("", include("core.urls")),
 ]

@@ -56,3 +56,104 @@ class ExpertProfileFactory(factory.django.DjangoModelFactory[ExpertProfile]):
     user = factory.SubFactory(UserFactory)
     employer = "某大学"
     title = "教授"
+
+
+# --- taxonomy and matching --------------------------------------------------------------------------
+
+from matching.models import CapabilityProfile, CoopMode, Need, NeedIndicator, Result  # noqa: E402
+from taxonomy.models import Field, Region  # noqa: E402
+
+
+class FieldFactory(factory.django.DjangoModelFactory[Field]):
+    class Meta:
+        model = Field
+        django_get_or_create = ["code"]
+
+    code = "new_energy.batteries"
+    name = "动力电池与储能"
+    parent = factory.LazyAttribute(
+        lambda o: (
+            Field.objects.get_or_create(
+                code=o.code.split(".")[0], defaults={"name": o.code.split(".")[0]}
+            )[0]
+            if "." in o.code
+            else None
+        )
+    )
+
+
+class RegionFactory(factory.django.DjangoModelFactory[Region]):
+    class Meta:
+        model = Region
+        django_get_or_create = ["name"]
+
+    name = "江苏省"
+
+
+class NeedFactory(factory.django.DjangoModelFactory[Need]):
+    class Meta:
+        model = Need
+
+    organization = factory.SubFactory(OrganizationFactory)
+    created_by = factory.LazyAttribute(
+        lambda o: MembershipFactory(organization=o.organization, role=Membership.Role.OWNER).user
+    )
+    title = "高镍正极材料循环寿命提升"
+    summary = "寻求提升高镍三元正极循环寿命的技术方案。"
+    description = (
+        "我司高镍三元电池在45℃循环800次后容量保持率低于80%，需要改性或包覆技术提升至1500次。"
+    )
+    field = factory.SubFactory(FieldFactory)
+    coop_modes = factory.LazyFunction(lambda: [CoopMode.JOINT_DEV])
+    trl_min = 5
+    budget_min = 100
+    budget_max = 300
+    confidentiality = Need.Confidentiality.PUBLIC
+    status = Need.Status.PUBLISHED
+    published_at = factory.LazyFunction(timezone.now)
+
+
+class NeedIndicatorFactory(factory.django.DjangoModelFactory[NeedIndicator]):
+    class Meta:
+        model = NeedIndicator
+
+    need = factory.SubFactory(NeedFactory)
+    name = "容量保持率"
+    operator = NeedIndicator.Operator.GE
+    target = "80"
+    unit = "%"
+
+
+class ResultFactory(factory.django.DjangoModelFactory[Result]):
+    class Meta:
+        model = Result
+
+    organization = factory.SubFactory(
+        OrganizationFactory,
+        kind=Organization.Kind.INSTITUTION,
+        name=factory.Sequence(lambda n: f"测试大学{n}"),
+    )
+    created_by = factory.LazyAttribute(
+        lambda o: MembershipFactory(organization=o.organization, role=Membership.Role.OWNER).user
+    )
+    title = "单晶高镍正极表面包覆改性技术"
+    abstract = "采用原子层沉积在单晶高镍颗粒表面包覆氧化铝，45℃循环1500次容量保持率达85%。"
+    keywords = factory.LazyFunction(lambda: ["高镍正极", "包覆", "循环寿命"])
+    field = factory.SubFactory(FieldFactory)
+    trl = 6
+    transfer_modes = factory.LazyFunction(lambda: [CoopMode.LICENSE, CoopMode.JOINT_DEV])
+    price_min = 150
+    price_max = 250
+    status = Result.Status.PUBLISHED
+    published_at = factory.LazyFunction(timezone.now)
+
+
+class CapabilityProfileFactory(factory.django.DjangoModelFactory[CapabilityProfile]):
+    class Meta:
+        model = CapabilityProfile
+
+    organization = factory.SubFactory(OrganizationFactory, kind=Organization.Kind.INSTITUTION)
+    title = "电化学储能材料研究平台"
+    description = "长期从事锂离子电池正负极材料、固态电解质研究，具备材料合成到软包电芯试制能力。"
+    team = "教授3人，副教授5人，博士后与研究生40余人"
+    equipment = "手套箱、原子层沉积设备、电池测试系统200通道"
