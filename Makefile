@@ -57,7 +57,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format .
 
 bench: setup
-	DEBUG=1 $(PY) -m bench
+	DEBUG=1 $(PY) -m bench $(BENCH)
 
 clean-var:
 	rm -rf var
