@@ -479,6 +479,9 @@ class EmbeddingVersion(models.Model):
         RETIRED = "retired", _("已停用")
 
     model_id = models.CharField(_("模型"), max_length=200, unique=True)
+    model_name = models.CharField(
+        _("模型名称或路径"), max_length=300, default="", help_text=_("加载该模型所用的 MATCHER_MODEL 值。")
+    )
     dimension = models.PositiveSmallIntegerField(_("维度"))
     status = models.CharField(
         _("状态"), max_length=16, choices=Status.choices, default=Status.BUILDING
@@ -631,3 +634,17 @@ class MatchFeedback(models.Model):
             # One current verdict per side of a match; changing one's mind updates the row.
             models.UniqueConstraint(fields=["match", "organization"], name="match_feedback_unique"),
         ]
+
+
+class LexicalTerm(models.Model):
+    """Document frequency of a token among one kind's lexical documents, kept up to date by
+    ``matching.indexing`` as documents change, so BM25 needs no corpus scan per query."""
+
+    kind = models.CharField(max_length=16, choices=ObjectKind.choices)
+    term = models.CharField(max_length=64)
+    df = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("词项")
+        verbose_name_plural = _("词项")
+        constraints = [models.UniqueConstraint(fields=["kind", "term"], name="lexical_term_unique")]

@@ -19,3 +19,23 @@ def index_and_match(kind: str, object_id: int) -> dict:
     from matching import pipeline
 
     return pipeline.index_and_match(kind=kind, object_id=object_id)
+
+
+@shared_task(acks_late=True, name="matching.reindex_all", time_limit=3 * 3600, soft_time_limit=3 * 3600 - 60)
+def reindex_all() -> dict:
+    """Rebuild indexes and matches (after loading data, or to switch to a new model)."""
+    from matching.reindex import reindex
+
+    return reindex()
+
+
+@shared_task(acks_late=True, name="matching.ensure_index_current")
+def ensure_index_current() -> dict:
+    """Beat: when the configured model's index is still being built, continue building it."""
+    from matching import indexing
+    from matching.models import EmbeddingVersion
+    from matching.reindex import reindex
+
+    if indexing.version_for_current_model().status != EmbeddingVersion.Status.BUILDING:
+        return {"building": False}
+    return reindex()

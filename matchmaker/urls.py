@@ -6,6 +6,7 @@ from core.views import healthz
 
 api_v1 = [
     path("", include("accounts.api.urls")),
+    path("", include("matching.api.match_urls")),
     path("", include("matching.api.urls")),
     path("", include("challenges.api.urls")),
     path("", include("notifications.api.urls")),
@@ -21,6 +22,7 @@ urlpatterns = [
     path("accounts/", include("accounts.urls")),
     path("challenges/", include("challenges.urls")),
     path("notifications/", include("notifications.urls")),
+    path("", include("matching.match_urls")),
     path("", include("matching.urls")),
     path("", include("core.urls")),
 ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -37,3 +38,4 @@ if not os.environ.get("REDIS_URL"):
         if _redis is not None and _redis.poll() is None:
             _redis.terminate()
             _redis.wait(timeout=10)
+        shutil.rmtree(_redis_dir, ignore_errors=True)

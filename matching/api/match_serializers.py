@@ -1,0 +1,77 @@
+from rest_framework import serializers
+
+from matching.models import MatchFeedback
+
+
+class FitItemSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    ok = serializers.BooleanField()
+    text = serializers.CharField()
+
+
+class EvidenceSerializer(serializers.Serializer):
+    need = serializers.CharField()
+    candidate = serializers.CharField()
+    similarity = serializers.FloatField()
+
+
+class ExplanationSerializer(serializers.Serializer):
+    shared_terms = serializers.ListField(child=serializers.CharField())
+    evidence = EvidenceSerializer(many=True)
+    fit = FitItemSerializer(many=True)
+
+
+class CandidateSerializer(serializers.Serializer):
+    kind = serializers.CharField()
+    uuid = serializers.UUIDField()
+    title = serializers.CharField()
+    organization = serializers.CharField()
+    url = serializers.CharField()
+
+
+class MatchOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    score = serializers.FloatField()
+    rank = serializers.IntegerField()
+    candidate = CandidateSerializer()
+    components = serializers.DictField(child=serializers.FloatField())
+    explanation = ExplanationSerializer()
+    model_version = serializers.CharField()
+    updated_at = serializers.DateTimeField()
+
+
+class MatchedNeedOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    score = serializers.FloatField()
+    need = CandidateSerializer()
+    explanation = ExplanationSerializer()
+    full_text_visible = serializers.BooleanField()
+
+
+class AdHocMatchInputSerializer(serializers.Serializer):
+    text = serializers.CharField(min_length=4, max_length=5000)
+    field = serializers.CharField(required=False, help_text="field or sub-field code, e.g. new_energy.batteries")
+    region = serializers.CharField(required=False)
+    trl_min = serializers.IntegerField(required=False, min_value=1, max_value=9)
+    coop_modes = serializers.ListField(child=serializers.CharField(), required=False)
+    budget_max = serializers.DecimalField(max_digits=10, decimal_places=2, required=False, min_value=0)
+    limit = serializers.IntegerField(required=False, min_value=1, max_value=50, default=10)
+
+
+class AdHocMatchOutputSerializer(serializers.Serializer):
+    score = serializers.FloatField()
+    candidate = CandidateSerializer()
+    components = serializers.DictField(child=serializers.FloatField())
+    explanation = ExplanationSerializer()
+
+
+class FeedbackInputSerializer(serializers.Serializer):
+    verdict = serializers.ChoiceField(choices=MatchFeedback.Verdict.choices)
+    reason = serializers.ChoiceField(choices=MatchFeedback.Reason.choices, required=False, allow_blank=True)
+    comment = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+
+
+class FeedbackOutputSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = MatchFeedback
+        fields = ["verdict", "reason", "comment", "updated_at"]

@@ -1,0 +1,38 @@
+from django import template
+from django.urls import NoReverseMatch, reverse
+
+from matching import match_selectors
+
+register = template.Library()
+
+
+def _invite_url_name() -> str | None:
+    # The challenges app offers "invite to bid" on a match when it is installed.
+    try:
+        reverse("challenges:invite-from-match", kwargs={"match_id": 1})
+    except NoReverseMatch:
+        return None
+    return "challenges:invite-from-match"
+
+
+@register.inclusion_tag("matching/_need_matches.html", takes_context=True)
+def need_matches(context, need):
+    """A need's ranked matches with explanations and feedback buttons (for its own side)."""
+    return {
+        "request": context.get("request"),
+        "csrf_token": context.get("csrf_token"),
+        "matches": match_selectors.matches_for_need(need=need),
+        "feedback_reasons": match_selectors.feedback_reason_counts(need=need),
+        "invite_url_name": _invite_url_name(),
+    }
+
+
+@register.inclusion_tag("matching/_result_matches.html", takes_context=True)
+def result_matched_needs(context, result):
+    """Open needs matched to a result, each shown only as far as the viewer may see the need."""
+    return {
+        "request": context.get("request"),
+        "matched_needs": match_selectors.needs_matched_to_result(
+            result=result, user=context["request"].user
+        ),
+    }
