@@ -145,12 +145,18 @@ def ann_candidates(
         return [row[0] for row in cursor.fetchall()]
 
 
+def rare_terms(query_tokens: Sequence[str], stats: lexical.Bm25Stats) -> list[str]:
+    """The query terms used for lexical candidate retrieval: its rarest terms in the pool."""
+    present = set(query_tokens) & set(stats.df)
+    return sorted(present, key=lambda t: (-stats.idf(t), t))[:LEXICAL_RETRIEVAL_TERMS]
+
+
 def lexical_candidates(
     kind: str, query_tokens: Sequence[str], stats: lexical.Bm25Stats, *, k: int = LEXICAL_CANDIDATES,
     filters: Filters = Filters(),
 ) -> list[int]:
     """Objects sharing the query's rarest terms (GIN index), most shared first."""
-    terms = sorted(set(query_tokens) & set(stats.df), key=lambda t: (-stats.idf(t), t))[:LEXICAL_RETRIEVAL_TERMS]
+    terms = rare_terms(query_tokens, stats)
     if not terms:
         return []
     join, where, params = filters.sql(kind)
@@ -286,6 +292,25 @@ def structured_fits(query: MatchDoc, docs: Sequence[MatchDoc]) -> dict[str, np.n
 # --- Ranking -------------------------------------------------------------------------------------
 
 
+def rerank(
+    *,
+    dense: np.ndarray,
+    bm25: np.ndarray,
+    sample_dense: np.ndarray,
+    sample_bm25: np.ndarray,
+    structured: dict[str, np.ndarray],
+    config: ranking.RankingConfig = ranking.DEFAULT_CONFIG,
+) -> ranking.FusedScores:
+    """Fuse candidates' cosine and BM25 scores, each z-scored on the pool's scale (estimated from
+    the pool sample's scores for the same query), with their structured fits."""
+    return ranking.fuse(
+        pool_zscores(np.asarray(dense, dtype=np.float64), np.asarray(sample_dense, dtype=np.float64)),
+        pool_zscores(np.asarray(bm25, dtype=np.float64), np.asarray(sample_bm25, dtype=np.float64)),
+        structured,
+        dataclasses.replace(config, normalization="none"),
+    )
+
+
 def rank(
     *,
     version: EmbeddingVersion,
@@ -314,18 +339,14 @@ def rank(
     if not ids:
         return []
     dense = np.asarray([sims.get(i, 0.0) for i in ids], dtype=np.float64)
-    corpus = lexical.Bm25Corpus([tokens[i] for i in ids])
-    bm25 = corpus.scores(q_tokens, stats)
-
+    bm25 = lexical.Bm25Corpus([tokens[i] for i in ids]).scores(q_tokens, stats)
     sample = pool_sample(version, kind)
     sample_dense = sample.vectors @ qvec.astype(np.float32) if len(sample.vectors) else np.zeros(0)
     sample_bm25 = lexical.bm25_scores(q_tokens, sample.tokens, stats) if sample.tokens else np.zeros(0)
     docs = [doc_for(kind, objects[i]) for i in ids]
-    fused = ranking.fuse(
-        pool_zscores(dense, sample_dense.astype(np.float64)),
-        pool_zscores(bm25, sample_bm25),
-        structured_fits(query, docs),
-        dataclasses.replace(config, normalization="none"),
+    fused = rerank(
+        dense=dense, bm25=bm25, sample_dense=sample_dense, sample_bm25=sample_bm25,
+        structured=structured_fits(query, docs), config=config,
     )
     order = fused.order()[:limit]
     return [

@@ -132,6 +132,7 @@ class WorkerProcess:
             "REDIS_URL": settings.REDIS_URL,
             **self.extra_env,
         }
+        self._log_offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         log = open(self.log_path, "ab")  # noqa: SIM115 - owned by the child for its lifetime
         self.proc = subprocess.Popen(
             [
@@ -159,6 +160,12 @@ class WorkerProcess:
             start_new_session=True,
         )
         self.wait_ready()
+
+    def log(self) -> str:
+        """What the current worker process has written so far."""
+        with open(self.log_path, "rb") as handle:
+            handle.seek(self._log_offset)
+            return handle.read().decode(errors="replace")
 
     def wait_ready(self, timeout: float = 60.0) -> None:
         from matchmaker.celery import app

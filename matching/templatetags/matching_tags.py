@@ -21,3 +21,11 @@ def latest_listings(limit: int = 5) -> dict:
     """The home page's latest needs and results and counts, as anyone may see them (so a member's
     private needs never show on the shared front page)."""
     return home_listings(user=None, limit=limit)
+
+
+@register.filter
+def amount(value) -> str:
+    """An amount in 万元 without trailing zeros (100, 12.5); "?" when unknown."""
+    if value is None or value == "":
+        return "?"
+    return format(value.normalize() if hasattr(value, "normalize") else value, "f")

@@ -91,6 +91,11 @@ class Command(BaseCommand):
                     env,
                 )
             )
+            if not no_demo:
+                # Index and match the demo data in the background; idempotent and resumable.
+                from matching.tasks import reindex_all
+
+                reindex_all.delay()
             self._banner(bind)
             self._wait(children)
         finally:

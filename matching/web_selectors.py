@@ -1,0 +1,421 @@
+"""Reads behind the web pages: lists, search, export, dashboards, attachments.
+
+The need list is ``need_visibility`` as a queryset: every row carries ``full_text`` (the viewer sees
+it in full) and the rows are exactly the listed needs the viewer sees at least by summary. Conditions
+on confidential columns (description, scenario, budget, TRL, cooperation modes) only ever match rows
+with ``full_text``, so neither search nor filters reveal what a summary-only need says.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db.models import (
+    BooleanField,
+    Count,
+    Exists,
+    ExpressionWrapper,
+    F,
+    Func,
+    OuterRef,
+    Q,
+    QuerySet,
+    Value,
+)
+from django.db.models.functions import Coalesce
+from django.http import Http404
+
+from accounts.models import Organization
+from matching.models import Attachment, CapabilityProfile, Need, NeedAccess, Result
+from matching.selectors import NeedVisibility, _member_org_ids, need_visibility
+
+# TRL stages as the industry names them (matching.models.trl_stage).
+STAGES = {
+    "lab": (1, 3),
+    "small": (4, 5),
+    "pilot": (6, 7),
+    "industrial": (8, 9),
+}
+
+
+def member_org_ids(user) -> set[int]:
+    return _member_org_ids(user)
+
+
+def user_organizations(*, user, kind: str | None = None) -> QuerySet[Organization]:
+    if not user.is_authenticated:
+        return Organization.objects.none()
+    qs = Organization.objects.filter(memberships__user=user).distinct().order_by("name")
+    if kind:
+        qs = qs.filter(kind=kind)
+    return qs
+
+
+@dataclass
+class ListFilters:
+    q: str = ""
+    field: str = ""  # a Field code; a top-level code includes its sub-fields
+    region: int | None = None
+    stage: str = ""
+    trl: int | None = None
+    mode: str = ""
+    amount_min: Decimal | None = None
+    amount_max: Decimal | None = None
+    open_only: bool = False
+
+    @property
+    def touches_confidential(self) -> bool:
+        return bool(
+            self.stage
+            or self.trl
+            or self.mode
+            or self.amount_min is not None
+            or self.amount_max is not None
+        )
+
+
+def _terms(q: str) -> list[str]:
+    # Chinese has no spaces between words; a query is matched as substrings, split only on spaces.
+    return [t for t in q.replace("\u3000", " ").split() if t][:8]
+
+
+def _field_q(code: str, prefix: str = "field") -> Q:
+    return Q(**{f"{prefix}__code": code}) | Q(**{f"{prefix}__parent__code": code})
+
+
+def _trl_bounds(filters: ListFilters) -> tuple[int, int] | None:
+    if filters.stage in STAGES:
+        return STAGES[filters.stage]
+    if filters.trl:
+        return filters.trl, filters.trl
+    return None
+
+
+def need_list_for_viewer(*, user, filters: ListFilters | None = None) -> QuerySet[Need]:
+    """Listed needs (published, in challenge, matched, closed) ``user`` may see at least by summary,
+    newest first, each annotated with ``full_text``. Private needs appear only to their own
+    organization and staff; drafts and withdrawn needs never (the dashboard shows those)."""
+    filters = filters or ListFilters()
+    qs = Need.objects.filter(status__in=Need.LISTED_STATUSES).select_related(
+        "organization", "field", "field__parent", "region"
+    )
+    if user is not None and user.is_authenticated and user.is_staff:
+        qs = qs.annotate(full_text=Value(True, output_field=BooleanField()))
+    else:
+        org_ids = member_org_ids(user)
+        granted = Exists(
+            NeedAccess.objects.filter(
+                need=OuterRef("pk"),
+                organization_id__in=org_ids,
+                status=NeedAccess.Status.APPROVED,
+                terms_accepted_at__isnull=False,
+            )
+        )
+        full = Q(confidentiality=Need.Confidentiality.PUBLIC)
+        if org_ids:
+            full |= Q(organization_id__in=org_ids) | (
+                Q(confidentiality=Need.Confidentiality.SUMMARY) & granted
+            )
+        qs = qs.filter(
+            Q(confidentiality__in=[Need.Confidentiality.PUBLIC, Need.Confidentiality.SUMMARY])
+            | Q(organization_id__in=org_ids)
+        ).annotate(full_text=ExpressionWrapper(full, output_field=BooleanField()))
+
+    if filters.open_only:
+        qs = qs.filter(status__in=Need.OPEN_STATUSES)
+    if filters.field:
+        qs = qs.filter(_field_q(filters.field))
+    if filters.region:
+        qs = qs.filter(region_id=filters.region)
+    for term in _terms(filters.q):
+        public = (
+            Q(title__icontains=term)
+            | Q(summary__icontains=term)
+            | Q(field__name__icontains=term)
+            | Q(organization__name__icontains=term)
+            | Q(industry_chain__icontains=term)
+        )
+        confidential = (
+            Q(description__icontains=term)
+            | Q(scenario__icontains=term)
+            | Q(indicators__name__icontains=term)
+        )
+        matching_ids = Need.objects.filter(confidential).values("pk")
+        qs = qs.filter(public | (Q(full_text=True) & Q(pk__in=matching_ids)))
+    if filters.touches_confidential:
+        # TRL, cooperation modes and budget are part of the full text.
+        qs = qs.filter(full_text=True)
+        bounds = _trl_bounds(filters)
+        if bounds:
+            qs = qs.filter(trl_min__gte=bounds[0], trl_min__lte=bounds[1])
+        if filters.mode:
+            qs = qs.filter(coop_modes__contains=[filters.mode])
+        qs = _amount_overlap(qs, "budget_min", "budget_max", filters)
+    return qs.order_by("-published_at", "-created_at")
+
+
+def _amount_overlap(qs, low: str, high: str, filters: ListFilters):
+    """Rows whose [low, high] range overlaps the wanted range; rows without any amount drop out."""
+    if filters.amount_min is None and filters.amount_max is None:
+        return qs
+    qs = qs.annotate(_upper=Coalesce(high, low), _lower=Coalesce(low, high))
+    if filters.amount_min is not None:
+        qs = qs.filter(_upper__gte=filters.amount_min)
+    if filters.amount_max is not None:
+        qs = qs.filter(_lower__lte=filters.amount_max)
+    return qs
+
+
+class _ArrayToString(Func):
+    function = "array_to_string"
+    template = "%(function)s(%(expressions)s, ' ')"
+
+
+def result_list_for_viewer(*, user, filters: ListFilters | None = None) -> QuerySet[Result]:
+    """Published results, newest first (a result is public once published)."""
+    filters = filters or ListFilters()
+    qs = Result.objects.filter(status=Result.Status.PUBLISHED).select_related(
+        "organization", "organization__region", "field", "field__parent"
+    )
+    if filters.field:
+        qs = qs.filter(_field_q(filters.field))
+    if filters.region:
+        qs = qs.filter(organization__region_id=filters.region)
+    if any(_terms(filters.q)):
+        qs = qs.annotate(
+            keywords_text=_ArrayToString(F("keywords")),
+            applications_text=_ArrayToString(F("application_fields")),
+        )
+    for term in _terms(filters.q):
+        qs = qs.filter(
+            Q(title__icontains=term)
+            | Q(abstract__icontains=term)
+            | Q(keywords_text__icontains=term)
+            | Q(applications_text__icontains=term)
+            | Q(field__name__icontains=term)
+            | Q(organization__name__icontains=term)
+        )
+    bounds = _trl_bounds(filters)
+    if bounds:
+        qs = qs.filter(trl__gte=bounds[0], trl__lte=bounds[1])
+    if filters.mode:
+        qs = qs.filter(transfer_modes__contains=[filters.mode])
+    qs = _amount_overlap(qs, "price_min", "price_max", filters)
+    return qs.order_by("-published_at", "-created_at")
+
+
+def result_get_for_viewer(*, uuid, user) -> Result:
+    """A published result for anyone; drafts and withdrawn ones only for members and staff."""
+    try:
+        result = Result.objects.select_related(
+            "organization", "organization__region", "field", "field__parent", "created_by"
+        ).get(uuid=uuid)
+    except (Result.DoesNotExist, ValueError) as exc:
+        raise Http404 from exc
+    if result.status != Result.Status.PUBLISHED and not user_can_manage(
+        user=user, organization_id=result.organization_id
+    ):
+        raise Http404
+    return result
+
+
+def user_can_manage(*, user, organization_id: int) -> bool:
+    """Members edit their organization's needs, results and profiles; platform staff may too."""
+    if user is None or not user.is_authenticated:
+        return False
+    return user.is_staff or organization_id in member_org_ids(user)
+
+
+def need_get_for_manager(*, uuid, user) -> Need:
+    """A need its organization's member (or staff) may edit; 404 for everyone else."""
+    try:
+        need = Need.objects.select_related("organization", "field", "region").get(uuid=uuid)
+    except (Need.DoesNotExist, ValueError) as exc:
+        raise Http404 from exc
+    if not user_can_manage(user=user, organization_id=need.organization_id):
+        raise Http404
+    return need
+
+
+def result_get_for_manager(*, uuid, user) -> Result:
+    try:
+        result = Result.objects.select_related("organization", "field").get(uuid=uuid)
+    except (Result.DoesNotExist, ValueError) as exc:
+        raise Http404 from exc
+    if not user_can_manage(user=user, organization_id=result.organization_id):
+        raise Http404
+    return result
+
+
+def capability_get_for_viewer(*, uuid, user) -> CapabilityProfile:
+    try:
+        profile = CapabilityProfile.objects.select_related(
+            "organization", "organization__region"
+        ).get(uuid=uuid)
+    except (CapabilityProfile.DoesNotExist, ValueError) as exc:
+        raise Http404 from exc
+    if not profile.is_published and not user_can_manage(
+        user=user, organization_id=profile.organization_id
+    ):
+        raise Http404
+    return profile
+
+
+def capability_get_for_manager(*, uuid, user) -> CapabilityProfile:
+    profile = capability_get_for_viewer(uuid=uuid, user=user)
+    if not user_can_manage(user=user, organization_id=profile.organization_id):
+        raise Http404
+    return profile
+
+
+# --- need detail: access requests -------------------------------------------------------------------
+
+
+def need_accesses_for_viewer(*, need: Need, user) -> QuerySet[NeedAccess]:
+    """The viewer's organizations' access rows for ``need`` (request status, invitation)."""
+    return NeedAccess.objects.filter(
+        need=need, organization_id__in=member_org_ids(user)
+    ).select_related("organization")
+
+
+def need_accesses_for_owner(*, need: Need) -> QuerySet[NeedAccess]:
+    return need.accesses.select_related(
+        "organization", "requested_by", "terms_accepted_by", "decided_by"
+    ).order_by("status", "-created_at")
+
+
+def need_access_get_for_owner(*, pk: int, user) -> NeedAccess:
+    try:
+        access = NeedAccess.objects.select_related(
+            "need", "need__organization", "organization"
+        ).get(pk=pk)
+    except NeedAccess.DoesNotExist as exc:
+        raise Http404 from exc
+    if not user_can_manage(user=user, organization_id=access.need.organization_id):
+        raise Http404
+    return access
+
+
+def invitable_organizations(*, need: Need) -> QuerySet[Organization]:
+    return (
+        Organization.objects.exclude(pk=need.organization_id)
+        .exclude(kind=Organization.Kind.OPERATOR)
+        .exclude(need_accesses__need=need)
+        .order_by("kind", "name")
+    )
+
+
+# --- attachments ------------------------------------------------------------------------------------
+
+
+def attachment_get_for_download(*, uuid, user) -> Attachment:
+    """An attachment the viewer may download: a need's only with FULL visibility of the need; a
+    result's for anyone when the result is published, for members and staff otherwise. 404 else."""
+    try:
+        attachment = Attachment.objects.select_related("need", "need__organization", "result").get(
+            uuid=uuid
+        )
+    except (Attachment.DoesNotExist, ValueError) as exc:
+        raise Http404 from exc
+    if attachment.need_id:
+        if need_visibility(need=attachment.need, user=user) < NeedVisibility.FULL:
+            raise Http404
+    elif attachment.result.status != Result.Status.PUBLISHED and not user_can_manage(
+        user=user, organization_id=attachment.result.organization_id
+    ):
+        raise Http404
+    return attachment
+
+
+def attachment_get_for_manager(*, uuid, user) -> Attachment:
+    attachment = attachment_get_for_download(uuid=uuid, user=user)
+    owner = attachment.need or attachment.result
+    if not user_can_manage(user=user, organization_id=owner.organization_id):
+        raise Http404
+    return attachment
+
+
+# --- dashboard --------------------------------------------------------------------------------------
+
+
+@dataclass
+class OrgDashboard:
+    organization: Organization
+    needs: list[Need]
+    results: list[Result]
+    capabilities: list[CapabilityProfile]
+    pending_accesses: list[NeedAccess]
+    my_requests: list[NeedAccess]
+
+
+def dashboards_for_user(*, user) -> list[OrgDashboard]:
+    orgs = list(user_organizations(user=user).select_related("region"))
+    org_ids = [o.pk for o in orgs]
+    needs = (
+        Need.objects.filter(organization_id__in=org_ids)
+        .select_related("field")
+        .annotate(
+            pending_count=Count(
+                "accesses", filter=Q(accesses__status=NeedAccess.Status.REQUESTED), distinct=True
+            ),
+            match_count=Count("matches", distinct=True),
+        )
+        .order_by("-updated_at")
+    )
+    results = (
+        Result.objects.filter(organization_id__in=org_ids)
+        .select_related("field")
+        .annotate(match_count=Count("matches"))
+        .order_by("-updated_at")
+    )
+    capabilities = (
+        CapabilityProfile.objects.filter(organization_id__in=org_ids)
+        .prefetch_related("fields")
+        .order_by("title")
+    )
+    pending = (
+        NeedAccess.objects.filter(
+            need__organization_id__in=org_ids, status=NeedAccess.Status.REQUESTED
+        )
+        .select_related("need", "organization", "requested_by")
+        .order_by("created_at")
+    )
+    mine = (
+        NeedAccess.objects.filter(organization_id__in=org_ids)
+        .select_related("need", "need__organization")
+        .order_by("-created_at")
+    )
+    boards = {
+        org.pk: OrgDashboard(org, [], [], [], [], [])
+        for org in orgs  # keeps the name order
+    }
+    for need in needs:
+        boards[need.organization_id].needs.append(need)
+    for result in results:
+        boards[result.organization_id].results.append(result)
+    for profile in capabilities:
+        boards[profile.organization_id].capabilities.append(profile)
+    for access in pending:
+        boards[access.need.organization_id].pending_accesses.append(access)
+    for access in mine:
+        boards[access.organization_id].my_requests.append(access)
+    return list(boards.values())
+
+
+# --- home page --------------------------------------------------------------------------------------
+
+
+def home_listings(*, user, limit: int = 5) -> dict:
+    needs = need_list_for_viewer(user=user, filters=ListFilters(open_only=True))
+    results = result_list_for_viewer(user=user)
+    return {
+        "latest_needs": list(needs[:limit]),
+        "latest_results": list(results[:limit]),
+        "need_count": needs.count(),
+        "result_count": results.count(),
+        "capability_count": CapabilityProfile.objects.filter(is_published=True).count(),
+        "institution_count": Organization.objects.filter(
+            kind=Organization.Kind.INSTITUTION, verified_at__isnull=False
+        ).count(),
+    }
