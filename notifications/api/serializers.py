@@ -1,0 +1,32 @@
+from rest_framework import serializers
+
+from notifications.models import NotificationPreference
+from taxonomy.models import Field
+
+
+class PreferenceOutputSerializer(serializers.Serializer):
+    frequency = serializers.ChoiceField(choices=NotificationPreference.Frequency.choices)
+    min_score = serializers.FloatField()
+    fields = serializers.SerializerMethodField(method_name="field_codes")
+    last_digest_at = serializers.DateTimeField(allow_null=True)
+
+    def field_codes(self, obj: NotificationPreference) -> list[str]:
+        return sorted(field.code for field in obj.fields.all()) if obj.pk else []
+
+
+class PreferenceInputSerializer(serializers.Serializer):
+    frequency = serializers.ChoiceField(choices=NotificationPreference.Frequency.choices)
+    min_score = serializers.FloatField(min_value=0.0, max_value=1.0)
+    fields = serializers.SlugRelatedField(
+        slug_field="code", queryset=Field.objects.all(), many=True, required=False
+    )
+
+
+class NotificationOutputSerializer(serializers.Serializer):
+    uuid = serializers.UUIDField(source="notification.uuid")
+    subject = serializers.CharField()
+    template = serializers.CharField(source="notification.template")
+    link = serializers.CharField(source="notification.link")
+    status = serializers.CharField(source="notification.status")
+    created_at = serializers.DateTimeField(source="notification.created_at")
+    sent_at = serializers.DateTimeField(source="notification.sent_at", allow_null=True)
