@@ -1,0 +1,422 @@
+"""Input and output serializers of the challenges API (kept apart: inputs only parse)."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from accounts.models import Organization
+from challenges.models import (
+    Bid,
+    Challenge,
+    ChallengeMilestone,
+    ConsortiumMember,
+    Contract,
+    ContractMilestone,
+    ReviewAssignment,
+    RubricCriterion,
+    Score,
+)
+
+# --- outputs -----------------------------------------------------------------------------------------
+
+
+class ChallengeCriterionOutputSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = RubricCriterion
+        fields = ["id", "name", "weight", "description"]
+
+
+class ChallengeMilestoneOutputSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ChallengeMilestone
+        fields = ["id", "name", "deliverable", "indicator", "criterion", "due_date", "share"]
+
+
+class ChallengeIndicatorOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    text = serializers.CharField(source="__str__")
+
+
+class ChallengeSummaryOutputSerializer(serializers.ModelSerializer):
+    """What anyone who may know of the challenge sees (summary-public needs stop here)."""
+
+    organization = serializers.CharField(source="organization.name")
+    need = serializers.UUIDField(source="need.uuid")
+    status = serializers.CharField(read_only=True, help_text=" | ".join(Challenge.Status.values))
+    summary = serializers.CharField(source="need.summary")
+
+    class Meta:
+        model = Challenge
+        fields = [
+            "uuid",
+            "title",
+            "need",
+            "organization",
+            "status",
+            "access",
+            "award_mode",
+            "reward_total",
+            "bid_deadline",
+            "summary",
+        ]
+
+
+class ChallengeOutputSerializer(ChallengeSummaryOutputSerializer):
+    """The full terms, for viewers who see the need in full."""
+
+    indicators = ChallengeIndicatorOutputSerializer(many=True)
+    criteria = ChallengeCriterionOutputSerializer(many=True)
+    milestones = ChallengeMilestoneOutputSerializer(many=True)
+    eligible_regions = serializers.SlugRelatedField(slug_field="name", many=True, read_only=True)
+
+    class Meta(ChallengeSummaryOutputSerializer.Meta):
+        fields = [
+            *ChallengeSummaryOutputSerializer.Meta.fields,
+            "intro",
+            "reward_split",
+            "indicators",
+            "no_threshold",
+            "eligible_kinds",
+            "eligible_regions",
+            "required_qualifications",
+            "allow_consortium",
+            "consortium_max_members",
+            "review_method",
+            "race_winners",
+            "downselect_after",
+            "criteria",
+            "milestones",
+            "award_reason",
+            "awarded_at",
+            "cancel_reason",
+            "published_at",
+        ]
+
+
+class ChallengeMemberOutputSerializer(serializers.ModelSerializer):
+    organization = serializers.UUIDField(source="organization.uuid")
+    organization_name = serializers.CharField(source="organization.name")
+
+    class Meta:
+        model = ConsortiumMember
+        fields = [
+            "id",
+            "organization",
+            "organization_name",
+            "is_lead",
+            "role",
+            "share",
+            "confirmed_at",
+        ]
+
+
+class ChallengeBidOutputSerializer(serializers.ModelSerializer):
+    # Plain strings (values listed in the help text): several models have a "status" enum.
+    status = serializers.CharField(read_only=True, help_text=" | ".join(Bid.Status.values))
+    challenge = serializers.UUIDField(source="challenge.uuid")
+    organization = serializers.UUIDField(source="organization.uuid")
+    organization_name = serializers.CharField(source="organization.name")
+    indicator_responses = serializers.SerializerMethodField()
+    budget_items = serializers.SerializerMethodField()
+    schedule = serializers.SerializerMethodField()
+    members = ChallengeMemberOutputSerializer(many=True)
+    result_ids = serializers.PrimaryKeyRelatedField(source="results", many=True, read_only=True)
+    patent_ids = serializers.PrimaryKeyRelatedField(source="patents", many=True, read_only=True)
+
+    class Meta:
+        model = Bid
+        fields = [
+            "uuid",
+            "challenge",
+            "organization",
+            "organization_name",
+            "status",
+            "is_consortium",
+            "technical_approach",
+            "team",
+            "qualification_statement",
+            "indicator_responses",
+            "budget_items",
+            "schedule",
+            "members",
+            "result_ids",
+            "patent_ids",
+            "outcome",
+            "rank",
+            "score",
+            "submitted_at",
+            "updated_at",
+        ]
+
+    @extend_schema_field(serializers.ListField(child=serializers.DictField()))
+    def get_indicator_responses(self, bid):
+        return [
+            {
+                "indicator_id": r.indicator_id,
+                "approach": r.approach,
+                "expected_value": r.expected_value,
+            }
+            for r in bid.indicator_responses.all()
+        ]
+
+    @extend_schema_field(serializers.ListField(child=serializers.DictField()))
+    def get_budget_items(self, bid):
+        return [
+            {"item": b.item, "amount": str(b.amount), "note": b.note}
+            for b in bid.budget_items.all()
+        ]
+
+    @extend_schema_field(serializers.ListField(child=serializers.DictField()))
+    def get_schedule(self, bid):
+        return [
+            {"milestone_id": s.milestone_id, "planned_date": s.planned_date, "plan": s.plan}
+            for s in bid.schedule.all()
+        ]
+
+
+class ChallengeAssignmentOutputSerializer(serializers.ModelSerializer):
+    challenge = serializers.UUIDField(source="challenge.uuid")
+    challenge_title = serializers.CharField(source="challenge.title")
+    expert = serializers.IntegerField(source="expert_id")
+    expert_name = serializers.CharField(source="expert.user.name")
+
+    class Meta:
+        model = ReviewAssignment
+        fields = [
+            "uuid",
+            "challenge",
+            "challenge_title",
+            "expert",
+            "expert_name",
+            "assigned_at",
+            "submitted_at",
+        ]
+
+
+class ChallengeConflictOutputSerializer(serializers.Serializer):
+    organization = serializers.UUIDField(source="organization.uuid")
+    organization_name = serializers.CharField(source="organization.name")
+    kind = serializers.CharField()
+
+
+class ChallengeAssignResultOutputSerializer(serializers.Serializer):
+    assignment = ChallengeAssignmentOutputSerializer(allow_null=True)
+    blocked = serializers.BooleanField()
+    conflicts = ChallengeConflictOutputSerializer(many=True)
+
+
+class ChallengeExpertSuggestionOutputSerializer(serializers.Serializer):
+    expert = serializers.IntegerField(source="expert.pk")
+    name = serializers.CharField(source="expert.user.name")
+    employer = serializers.CharField(source="expert.employer")
+    score = serializers.FloatField()
+    conflicts = serializers.ListField(child=serializers.CharField())
+
+
+class ChallengeScoreOutputSerializer(serializers.ModelSerializer):
+    bid = serializers.UUIDField(source="bid.uuid")
+    criterion = serializers.IntegerField(source="criterion_id")
+    expert = serializers.IntegerField(source="assignment.expert_id")
+
+    class Meta:
+        model = Score
+        fields = ["bid", "criterion", "expert", "value", "comment"]
+
+
+class ChallengeScoresOutputSerializer(serializers.Serializer):
+    submitted_at = serializers.DateTimeField(allow_null=True)
+    own = ChallengeScoreOutputSerializer(many=True)
+    peers = ChallengeScoreOutputSerializer(
+        many=True, help_text="Other experts' submitted scores; empty until this expert submits."
+    )
+
+
+class ChallengeRankingRowOutputSerializer(serializers.Serializer):
+    bid = serializers.UUIDField(source="bid.uuid")
+    organization_name = serializers.CharField(source="bid.organization.name")
+    total = serializers.DecimalField(max_digits=6, decimal_places=2, allow_null=True)
+    expert_totals = serializers.DictField(
+        child=serializers.DecimalField(max_digits=6, decimal_places=2)
+    )
+    outliers = ChallengeScoreOutputSerializer(many=True)
+
+
+class ChallengePublicRankingRowOutputSerializer(serializers.ModelSerializer):
+    bid = serializers.UUIDField(source="uuid")
+    organization_name = serializers.CharField(source="organization.name")
+
+    class Meta:
+        model = Bid
+        fields = ["bid", "organization_name", "rank", "score", "outcome"]
+
+
+class ChallengeContractMilestoneOutputSerializer(serializers.ModelSerializer):
+    status = serializers.CharField(
+        read_only=True, help_text=" | ".join(ContractMilestone.Status.values)
+    )
+    name = serializers.CharField(source="milestone.name")
+    due_date = serializers.DateField(source="milestone.due_date")
+    share = serializers.DecimalField(source="milestone.share", max_digits=5, decimal_places=2)
+    payment = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ContractMilestone
+        fields = [
+            "uuid",
+            "name",
+            "due_date",
+            "share",
+            "status",
+            "deliverable_note",
+            "measured_value",
+            "submitted_at",
+            "decision_comment",
+            "decided_at",
+            "overdue_at",
+            "payment",
+        ]
+
+    @extend_schema_field(serializers.DecimalField(max_digits=10, decimal_places=2, allow_null=True))
+    def get_payment(self, cm):
+        payment = getattr(cm, "payment", None)
+        return str(payment.amount) if payment else None
+
+
+class ChallengeContractOutputSerializer(serializers.ModelSerializer):
+    status = serializers.CharField(read_only=True, help_text=" | ".join(Contract.Status.values))
+    organization = serializers.UUIDField(source="organization.uuid")
+    organization_name = serializers.CharField(source="organization.name")
+    milestones = ChallengeContractMilestoneOutputSerializer(many=True)
+
+    class Meta:
+        model = Contract
+        fields = ["uuid", "organization", "organization_name", "amount", "status", "milestones"]
+
+
+# --- inputs ------------------------------------------------------------------------------------------
+
+
+class ChallengeCriterionInputSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=32)
+    weight = serializers.IntegerField(min_value=1, max_value=100)
+    description = serializers.CharField(max_length=200, required=False, allow_blank=True)
+
+
+class ChallengeMilestoneInputSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=64)
+    deliverable = serializers.CharField(max_length=200)
+    indicator_id = serializers.IntegerField(required=False, allow_null=True)
+    criterion = serializers.CharField(max_length=200)
+    due_date = serializers.DateField()
+    share = serializers.DecimalField(max_digits=5, decimal_places=2)
+
+
+class ChallengeTermsInputSerializer(serializers.Serializer):
+    title = serializers.CharField(max_length=120, required=False)
+    intro = serializers.CharField(required=False, allow_blank=True)
+    access = serializers.ChoiceField(choices=Challenge.Access.choices, required=False)
+    reward_total = serializers.DecimalField(max_digits=10, decimal_places=2, required=False)
+    reward_split = serializers.CharField(required=False, allow_blank=True)
+    indicator_ids = serializers.ListField(child=serializers.IntegerField(), required=False)
+    no_threshold = serializers.BooleanField(required=False)
+    eligible_kinds = serializers.ListField(
+        child=serializers.ChoiceField(choices=Organization.Kind.choices), required=False
+    )
+    eligible_region_ids = serializers.ListField(child=serializers.IntegerField(), required=False)
+    required_qualifications = serializers.CharField(required=False, allow_blank=True)
+    allow_consortium = serializers.BooleanField(required=False)
+    consortium_max_members = serializers.IntegerField(min_value=2, max_value=20, required=False)
+    bid_deadline = serializers.DateTimeField(required=False)
+    review_method = serializers.ChoiceField(choices=Challenge.ReviewMethod.choices, required=False)
+    award_mode = serializers.ChoiceField(choices=Challenge.AwardMode.choices, required=False)
+    race_winners = serializers.IntegerField(min_value=2, max_value=10, required=False)
+    downselect_after_index = serializers.IntegerField(min_value=0, required=False, allow_null=True)
+    criteria = ChallengeCriterionInputSerializer(many=True, required=False)
+    milestones = ChallengeMilestoneInputSerializer(many=True, required=False)
+
+
+class ChallengeCreateInputSerializer(ChallengeTermsInputSerializer):
+    need = serializers.UUIDField()
+
+
+class ChallengeReasonInputSerializer(serializers.Serializer):
+    reason = serializers.CharField()
+
+
+class ChallengeAwardInputSerializer(serializers.Serializer):
+    winners = serializers.ListField(child=serializers.UUIDField(), min_length=1)
+    reason = serializers.CharField()
+
+
+class ChallengeDownselectInputSerializer(serializers.Serializer):
+    keep = serializers.UUIDField(help_text="The contract that continues.")
+    after_milestone = serializers.IntegerField(help_text="Id of the challenge milestone.")
+    reason = serializers.CharField()
+
+
+class ChallengeIndicatorResponseInputSerializer(serializers.Serializer):
+    indicator_id = serializers.IntegerField()
+    approach = serializers.CharField()
+    expected_value = serializers.CharField(max_length=64, required=False, allow_blank=True)
+
+
+class ChallengeBudgetItemInputSerializer(serializers.Serializer):
+    item = serializers.CharField(max_length=64)
+    amount = serializers.DecimalField(max_digits=10, decimal_places=2, min_value=0)
+    note = serializers.CharField(max_length=200, required=False, allow_blank=True)
+
+
+class ChallengeScheduleInputSerializer(serializers.Serializer):
+    milestone_id = serializers.IntegerField()
+    planned_date = serializers.DateField()
+    plan = serializers.CharField(required=False, allow_blank=True)
+
+
+class ChallengeConsortiumInputSerializer(serializers.Serializer):
+    organization = serializers.SlugRelatedField(
+        slug_field="uuid", queryset=Organization.objects.all()
+    )
+    role = serializers.CharField(max_length=120)
+    share = serializers.DecimalField(max_digits=5, decimal_places=2)
+
+
+class ChallengeBidInputSerializer(serializers.Serializer):
+    technical_approach = serializers.CharField(required=False)
+    team = serializers.CharField(required=False)
+    qualification_statement = serializers.CharField(required=False, allow_blank=True)
+    indicator_responses = ChallengeIndicatorResponseInputSerializer(many=True, required=False)
+    budget_items = ChallengeBudgetItemInputSerializer(many=True, required=False)
+    schedule = ChallengeScheduleInputSerializer(many=True, required=False)
+    result_ids = serializers.ListField(child=serializers.IntegerField(), required=False)
+    patent_ids = serializers.ListField(child=serializers.IntegerField(), required=False)
+    consortium = ChallengeConsortiumInputSerializer(many=True, required=False)
+
+
+class ChallengeBidCreateInputSerializer(ChallengeBidInputSerializer):
+    organization = serializers.UUIDField(help_text="The bidding (lead) organization.")
+    submit = serializers.BooleanField(default=False, help_text="Submit right away.")
+
+
+class ChallengeAssignInputSerializer(serializers.Serializer):
+    expert = serializers.IntegerField(help_text="Id of the expert profile.")
+
+
+class ChallengeScoreInputSerializer(serializers.Serializer):
+    bid = serializers.UUIDField()
+    criterion = serializers.IntegerField()
+    value = serializers.IntegerField(min_value=0, max_value=100, allow_null=True)
+    comment = serializers.CharField(max_length=500, required=False, allow_blank=True)
+
+
+class ChallengeScoresInputSerializer(serializers.Serializer):
+    scores = ChallengeScoreInputSerializer(many=True)
+
+
+class ChallengeMilestoneSubmitInputSerializer(serializers.Serializer):
+    note = serializers.CharField()
+    measured_value = serializers.CharField(max_length=64, required=False, allow_blank=True)
+
+
+class ChallengeMilestoneDecisionInputSerializer(serializers.Serializer):
+    comment = serializers.CharField(required=False, allow_blank=True)

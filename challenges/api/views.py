@@ -1,0 +1,499 @@
+"""REST API of challenges. Same services and selectors as the web pages: bids are sealed here too,
+an illegal transition answers 409 and changes nothing, invalid input 400 with field messages."""
+
+from __future__ import annotations
+
+from django.http import Http404
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.models import ExpertProfile, Organization
+from challenges import selectors, services
+from challenges.api import serializers as s
+from challenges.models import Bid, Challenge
+from challenges.selectors import NeedVisibility
+from challenges.services import TransitionError
+from core.api import Conflict
+from matching.models import Need
+
+CONFLICT = OpenApiResponse(description="Not allowed in the current state; nothing changed.")
+
+
+class ChallengeApiView(APIView):
+    def handle_exception(self, exc):
+        if isinstance(exc, TransitionError):
+            exc = Conflict(exc.message)
+        return super().handle_exception(exc)
+
+
+def _challenge(request, uuid, *, manage: bool = False, minimum=NeedVisibility.SUMMARY):
+    challenge, visibility = selectors.challenge_get_for_viewer(
+        uuid=uuid, user=request.user, manage=manage, minimum=minimum
+    )
+    services.challenge_close_bidding_if_due(challenge=challenge)
+    return challenge, visibility
+
+
+def _challenge_data(challenge, visibility) -> dict:
+    if visibility >= NeedVisibility.FULL:
+        return s.ChallengeOutputSerializer(challenge).data
+    return s.ChallengeSummaryOutputSerializer(challenge).data
+
+
+def _bid_data(bid: Bid) -> dict:
+    return s.ChallengeBidOutputSerializer(selectors.bid_detail(bid=bid)).data
+
+
+# --- challenges --------------------------------------------------------------------------------------
+
+
+class ChallengeListApi(ChallengeApiView):
+    @extend_schema(
+        summary="Open challenges the user may know of (full terms only where allowed)",
+        responses=s.ChallengeSummaryOutputSerializer(many=True),
+    )
+    def get(self, request):
+        rows = selectors.challenge_list_open(user=request.user)
+        return Response([_challenge_data(c, v) for c, v in rows])
+
+    @extend_schema(
+        summary="Create a draft challenge from one of the user's published needs",
+        request=s.ChallengeCreateInputSerializer,
+        responses={201: s.ChallengeOutputSerializer},
+    )
+    def post(self, request):
+        serializer = s.ChallengeCreateInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        try:
+            need = Need.objects.get(
+                uuid=data.pop("need"), organization__memberships__user=request.user
+            )
+        except Need.DoesNotExist as exc:
+            raise Http404 from exc
+        access = data.pop("access", Challenge.Access.OPEN)
+        challenge = services.challenge_create_from_need(
+            need=need, actor=request.user, access=access, **data
+        )
+        return Response(s.ChallengeOutputSerializer(challenge).data, status=status.HTTP_201_CREATED)
+
+
+class MyChallengesApi(ChallengeApiView):
+    @extend_schema(
+        summary="Challenges of the user's organizations (as the enterprise), any state",
+        responses=s.ChallengeOutputSerializer(many=True),
+    )
+    def get(self, request):
+        rows = selectors.challenges_of_enterprise(user=request.user).prefetch_related(
+            "indicators", "criteria", "milestones", "eligible_regions"
+        )
+        return Response(s.ChallengeOutputSerializer(rows, many=True).data)
+
+
+class ChallengeDetailApi(ChallengeApiView):
+    @extend_schema(responses=s.ChallengeOutputSerializer)
+    def get(self, request, uuid):
+        challenge, visibility = _challenge(request, uuid)
+        return Response(_challenge_data(challenge, visibility))
+
+    @extend_schema(
+        summary="Edit a draft's terms (criteria and milestones replace the current rows)",
+        request=s.ChallengeTermsInputSerializer,
+        responses={200: s.ChallengeOutputSerializer, 409: CONFLICT},
+    )
+    def patch(self, request, uuid):
+        challenge, _v = _challenge(request, uuid, manage=True)
+        serializer = s.ChallengeTermsInputSerializer(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        for key in ("criteria", "milestones"):
+            if key in data:
+                data[key] = [dict(row) for row in data[key]]
+        challenge = services.challenge_update(challenge=challenge, actor=request.user, **data)
+        return Response(s.ChallengeOutputSerializer(challenge).data)
+
+
+def _transition_view(name: str, summary: str, call, request_serializer=None):
+    """An APIView for one enterprise transition: POST, 200 with the challenge, 409 when illegal."""
+
+    class TransitionApi(ChallengeApiView):
+        @extend_schema(
+            summary=summary,
+            request=request_serializer,
+            responses={200: s.ChallengeOutputSerializer, 409: CONFLICT},
+            operation_id=f"challenges_{name}",
+        )
+        def post(self, request, uuid):
+            challenge, _v = _challenge(request, uuid, manage=True)
+            data = {}
+            if request_serializer is not None:
+                serializer = request_serializer(data=request.data)
+                serializer.is_valid(raise_exception=True)
+                data = serializer.validated_data
+            challenge = call(challenge=challenge, actor=request.user, data=data)
+            challenge.refresh_from_db()
+            return Response(s.ChallengeOutputSerializer(challenge).data)
+
+    TransitionApi.__name__ = f"Challenge{name.title().replace('_', '')}Api"
+    return TransitionApi
+
+
+def _award(*, challenge, actor, data):
+    bids = list(Bid.objects.filter(challenge=challenge, uuid__in=data["winners"]))
+    if len(bids) != len(set(data["winners"])):
+        from django.core.exceptions import ValidationError
+
+        raise ValidationError({"winners": ["Unknown bid."]})
+    return services.challenge_award(
+        challenge=challenge, actor=actor, winners=bids, reason=data["reason"]
+    )
+
+
+def _downselect(*, challenge, actor, data):
+    keep = challenge.contracts.filter(uuid=data["keep"]).first()
+    milestone = challenge.milestones.filter(pk=data["after_milestone"]).first()
+    if keep is None or milestone is None:
+        raise Http404
+    return services.challenge_downselect(
+        challenge=challenge,
+        actor=actor,
+        keep=keep,
+        after_milestone=milestone,
+        reason=data["reason"],
+    )
+
+
+ChallengePublishApi = _transition_view(
+    "publish",
+    "draft → open",
+    lambda challenge, actor, data: services.challenge_publish(challenge=challenge, actor=actor),
+)
+ChallengeCloseBiddingApi = _transition_view(
+    "close_bidding",
+    "open → review, once the deadline has passed",
+    lambda challenge, actor, data: services.challenge_close_bidding(
+        challenge=challenge, actor=actor
+    ),
+)
+ChallengeCancelApi = _transition_view(
+    "cancel",
+    "Any non-final state → cancelled, with a reason",
+    lambda challenge, actor, data: services.challenge_cancel(
+        challenge=challenge, actor=actor, reason=data["reason"]
+    ),
+    s.ChallengeReasonInputSerializer,
+)
+ChallengeAwardApi = _transition_view(
+    "award",
+    "review → awarded: the winner(s) and a written reason",
+    _award,
+    s.ChallengeAwardInputSerializer,
+)
+ChallengeStartApi = _transition_view(
+    "start",
+    "awarded → in_progress",
+    lambda challenge, actor, data: services.challenge_start(challenge=challenge, actor=actor),
+)
+ChallengeDownselectApi = _transition_view(
+    "downselect",
+    "赛马制: keep one racer after an accepted milestone",
+    _downselect,
+    s.ChallengeDownselectInputSerializer,
+)
+
+
+# --- bids ----------------------------------------------------------------------------------------------
+
+
+def _bid_kwargs(data: dict) -> dict:
+    data = dict(data)
+    for key in ("indicator_responses", "budget_items", "schedule", "consortium"):
+        if key in data:
+            data[key] = [dict(row) for row in data[key]]
+    return data
+
+
+class BidListApi(ChallengeApiView):
+    @extend_schema(
+        summary="Every bid the user may read (sealed: others' bids only after the deadline)",
+        responses=s.ChallengeBidOutputSerializer(many=True),
+    )
+    def get(self, request):
+        bids = selectors.bids_visible_to(user=request.user).prefetch_related(
+            "indicator_responses",
+            "budget_items",
+            "schedule",
+            "members__organization",
+            "results",
+            "patents",
+        )
+        return Response(s.ChallengeBidOutputSerializer(bids, many=True).data)
+
+
+class ChallengeBidsApi(ChallengeApiView):
+    @extend_schema(
+        summary="Bids of a challenge the user may read (none of others' before the deadline)",
+        responses=s.ChallengeBidOutputSerializer(many=True),
+    )
+    def get(self, request, uuid):
+        challenge, _v = _challenge(request, uuid)
+        bids = (
+            selectors.bids_visible_to(user=request.user)
+            .filter(challenge=challenge)
+            .prefetch_related(
+                "indicator_responses",
+                "budget_items",
+                "schedule",
+                "members__organization",
+                "results",
+                "patents",
+            )
+        )
+        return Response(s.ChallengeBidOutputSerializer(bids, many=True).data)
+
+    @extend_schema(
+        summary="Create (and optionally submit) the bid of one of the user's organizations",
+        request=s.ChallengeBidCreateInputSerializer,
+        responses={201: s.ChallengeBidOutputSerializer, 409: CONFLICT},
+    )
+    def post(self, request, uuid):
+        challenge, _v = _challenge(request, uuid, minimum=NeedVisibility.FULL)
+        serializer = s.ChallengeBidCreateInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = _bid_kwargs(serializer.validated_data)
+        submit = data.pop("submit")
+        try:
+            org = Organization.objects.get(
+                uuid=data.pop("organization"), memberships__user=request.user
+            )
+        except Organization.DoesNotExist as exc:
+            raise Http404 from exc
+        bid = services.bid_create(
+            challenge=challenge, organization=org, actor=request.user, submit=submit, **data
+        )
+        return Response(_bid_data(bid), status=status.HTTP_201_CREATED)
+
+
+class BidDetailApi(ChallengeApiView):
+    @extend_schema(responses=s.ChallengeBidOutputSerializer)
+    def get(self, request, uuid):
+        return Response(_bid_data(selectors.bid_get_for_viewer(uuid=uuid, user=request.user)))
+
+    @extend_schema(
+        summary="Revise the bid until the deadline",
+        request=s.ChallengeBidInputSerializer,
+        responses={200: s.ChallengeBidOutputSerializer, 409: CONFLICT},
+    )
+    def patch(self, request, uuid):
+        bid = selectors.bid_get_for_viewer(uuid=uuid, user=request.user)
+        serializer = s.ChallengeBidInputSerializer(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        services.bid_update(bid=bid, actor=request.user, **_bid_kwargs(serializer.validated_data))
+        return Response(_bid_data(bid))
+
+
+class BidSubmitApi(ChallengeApiView):
+    @extend_schema(request=None, responses={200: s.ChallengeBidOutputSerializer, 409: CONFLICT})
+    def post(self, request, uuid):
+        bid = selectors.bid_get_for_viewer(uuid=uuid, user=request.user)
+        services.bid_submit(bid=bid, actor=request.user)
+        return Response(_bid_data(bid))
+
+
+class BidWithdrawApi(ChallengeApiView):
+    @extend_schema(request=None, responses={200: s.ChallengeBidOutputSerializer, 409: CONFLICT})
+    def post(self, request, uuid):
+        bid = selectors.bid_get_for_viewer(uuid=uuid, user=request.user)
+        services.bid_withdraw(bid=bid, actor=request.user, reason=request.data.get("reason", ""))
+        return Response(_bid_data(bid))
+
+
+class BidConfirmApi(ChallengeApiView):
+    @extend_schema(
+        summary="Confirm the participation of the user's organization in a consortium bid",
+        request=None,
+        responses={200: s.ChallengeBidOutputSerializer, 409: CONFLICT},
+    )
+    def post(self, request, uuid):
+        bid = selectors.bid_get_for_viewer(uuid=uuid, user=request.user)
+        member = (
+            bid.members.filter(organization__memberships__user=request.user, is_lead=False)
+            .order_by("confirmed_at")
+            .first()
+        )
+        if member is None:
+            raise Http404
+        services.consortium_confirm(member=member, actor=request.user)
+        return Response(_bid_data(bid))
+
+
+# --- review -------------------------------------------------------------------------------------------
+
+
+class ChallengeExpertsApi(ChallengeApiView):
+    @extend_schema(
+        summary="Experts suggested for the review, by expertise similarity, with conflicts",
+        responses=s.ChallengeExpertSuggestionOutputSerializer(many=True),
+    )
+    def get(self, request, uuid):
+        challenge, _v = _challenge(request, uuid, manage=True)
+        suggestions = selectors.expert_suggestions(challenge=challenge)
+        return Response(s.ChallengeExpertSuggestionOutputSerializer(suggestions, many=True).data)
+
+    @extend_schema(
+        summary="Assign an expert; one with a conflict of interest is blocked and recorded",
+        request=s.ChallengeAssignInputSerializer,
+        responses={200: s.ChallengeAssignResultOutputSerializer, 409: CONFLICT},
+    )
+    def post(self, request, uuid):
+        challenge, _v = _challenge(request, uuid, manage=True)
+        serializer = s.ChallengeAssignInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            expert = ExpertProfile.objects.get(pk=serializer.validated_data["expert"])
+        except ExpertProfile.DoesNotExist as exc:
+            raise Http404 from exc
+        assignment, conflicts = services.review_assign_expert(
+            challenge=challenge, expert=expert, actor=request.user
+        )
+        payload = {"assignment": assignment, "blocked": bool(conflicts), "conflicts": conflicts}
+        return Response(s.ChallengeAssignResultOutputSerializer(payload).data)
+
+
+class ChallengeRankingApi(ChallengeApiView):
+    @extend_schema(
+        summary="Weighted ranking: the enterprise sees totals and outliers; bidders after the award",
+        responses=s.ChallengePublicRankingRowOutputSerializer(many=True),
+    )
+    def get(self, request, uuid):
+        challenge, _v = _challenge(request, uuid)
+        if selectors.user_is_enterprise(user=request.user, challenge=challenge):
+            if not challenge.deadline_passed:
+                return Response([])
+            rows = selectors.challenge_ranking(challenge=challenge)
+            return Response(s.ChallengeRankingRowOutputSerializer(rows, many=True).data)
+        rows = selectors.ranking_for_bidders(challenge=challenge)
+        return Response(s.ChallengePublicRankingRowOutputSerializer(rows, many=True).data)
+
+
+class ReviewListApi(ChallengeApiView):
+    @extend_schema(responses=s.ChallengeAssignmentOutputSerializer(many=True))
+    def get(self, request):
+        rows = selectors.assignments_for_expert(user=request.user).select_related("expert__user")
+        return Response(s.ChallengeAssignmentOutputSerializer(rows, many=True).data)
+
+
+def _scores_payload(assignment) -> dict:
+    own = list(assignment.scores.select_related("bid", "assignment"))
+    return {
+        "submitted_at": assignment.submitted_at,
+        "own": own,
+        "peers": selectors.peer_scores(assignment=assignment),
+    }
+
+
+class ReviewScoresApi(ChallengeApiView):
+    @extend_schema(
+        summary="The expert's own scores, and peers' once the expert has submitted",
+        responses=s.ChallengeScoresOutputSerializer,
+    )
+    def get(self, request, uuid):
+        assignment = selectors.assignment_get_for_expert(uuid=uuid, user=request.user)
+        return Response(s.ChallengeScoresOutputSerializer(_scores_payload(assignment)).data)
+
+    @extend_schema(
+        summary="Save scores (value null removes one); refused once submitted",
+        request=s.ChallengeScoresInputSerializer,
+        responses={200: s.ChallengeScoresOutputSerializer, 409: CONFLICT},
+    )
+    def put(self, request, uuid):
+        assignment = selectors.assignment_get_for_expert(uuid=uuid, user=request.user)
+        serializer = s.ChallengeScoresInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        bids = dict(Bid.objects.filter(challenge=assignment.challenge).values_list("uuid", "pk"))
+        rows = []
+        for row in serializer.validated_data["scores"]:
+            if row["bid"] not in bids:
+                raise Http404
+            rows.append(
+                {
+                    "bid_id": bids[row["bid"]],
+                    "criterion_id": row["criterion"],
+                    "value": row["value"],
+                    "comment": row.get("comment", ""),
+                }
+            )
+        services.review_save_scores(assignment=assignment, actor=request.user, scores=rows)
+        return Response(s.ChallengeScoresOutputSerializer(_scores_payload(assignment)).data)
+
+
+class ReviewSubmitApi(ChallengeApiView):
+    @extend_schema(request=None, responses={200: s.ChallengeScoresOutputSerializer, 409: CONFLICT})
+    def post(self, request, uuid):
+        assignment = selectors.assignment_get_for_expert(uuid=uuid, user=request.user)
+        assignment = services.review_submit(assignment=assignment, actor=request.user)
+        return Response(s.ChallengeScoresOutputSerializer(_scores_payload(assignment)).data)
+
+
+# --- execution -----------------------------------------------------------------------------------------
+
+
+class ChallengeContractsApi(ChallengeApiView):
+    @extend_schema(responses=s.ChallengeContractOutputSerializer(many=True))
+    def get(self, request, uuid):
+        challenge, _v = _challenge(request, uuid)
+        is_enterprise = selectors.user_is_enterprise(user=request.user, challenge=challenge)
+        org_ids = selectors.member_org_ids(request.user)
+        contracts = [
+            c
+            for c in selectors.contracts_of_challenge(challenge=challenge)
+            if is_enterprise or c.organization_id in org_ids
+        ]
+        return Response(s.ChallengeContractOutputSerializer(contracts, many=True).data)
+
+
+class MilestoneSubmitApi(ChallengeApiView):
+    @extend_schema(
+        request=s.ChallengeMilestoneSubmitInputSerializer,
+        responses={200: s.ChallengeContractMilestoneOutputSerializer, 409: CONFLICT},
+    )
+    def post(self, request, uuid):
+        cm = selectors.contract_milestone_get_for_viewer(uuid=uuid, user=request.user)
+        serializer = s.ChallengeMilestoneSubmitInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        cm = services.milestone_submit(cm=cm, actor=request.user, **serializer.validated_data)
+        return Response(s.ChallengeContractMilestoneOutputSerializer(cm).data)
+
+
+class MilestoneAcceptApi(ChallengeApiView):
+    @extend_schema(
+        summary="Accept a submitted milestone; its payment share is recorded",
+        request=s.ChallengeMilestoneDecisionInputSerializer,
+        responses={200: s.ChallengeContractMilestoneOutputSerializer, 409: CONFLICT},
+    )
+    def post(self, request, uuid):
+        cm = selectors.contract_milestone_get_for_viewer(uuid=uuid, user=request.user)
+        serializer = s.ChallengeMilestoneDecisionInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        cm = services.milestone_accept(
+            cm=cm, actor=request.user, comment=serializer.validated_data.get("comment", "")
+        )
+        return Response(s.ChallengeContractMilestoneOutputSerializer(cm).data)
+
+
+class MilestoneRejectApi(ChallengeApiView):
+    @extend_schema(
+        summary="Reject a submitted milestone with comments",
+        request=s.ChallengeMilestoneDecisionInputSerializer,
+        responses={200: s.ChallengeContractMilestoneOutputSerializer, 409: CONFLICT},
+    )
+    def post(self, request, uuid):
+        cm = selectors.contract_milestone_get_for_viewer(uuid=uuid, user=request.user)
+        serializer = s.ChallengeMilestoneDecisionInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        cm = services.milestone_reject(
+            cm=cm, actor=request.user, comment=serializer.validated_data.get("comment", "")
+        )
+        return Response(s.ChallengeContractMilestoneOutputSerializer(cm).data)

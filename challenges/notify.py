@@ -1,0 +1,264 @@
+"""Every notification a challenge sends, in one place.
+
+Each function is called inside the transaction of the change it reports. ``notifications.notify``
+writes one outbox row per (event_key, recipient) and sends after commit, so event keys are
+deterministic per event and recipient: a retried transaction never emails twice. The notifications
+app is imported lazily; until it exists these functions do nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import threading
+from collections.abc import Iterable, Iterator
+
+from django.conf import settings
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts.models import Membership, User
+
+logger = logging.getLogger(__name__)
+_state = threading.local()
+
+
+@contextlib.contextmanager
+def muted() -> Iterator[None]:
+    """Send nothing inside the block (demo data must not email the demo users)."""
+    _state.muted = True
+    try:
+        yield
+    finally:
+        _state.muted = False
+
+
+def _send(
+    *, event_key: str, recipients: Iterable[User], template: str, context: dict, link: str
+) -> int:
+    if getattr(_state, "muted", False):
+        return 0
+    try:
+        from notifications.services import notify
+    except ImportError:
+        logger.debug("notifications app not available; skipped %s", event_key)
+        return 0
+    url = f"{settings.SITE_URL}{link}" if link.startswith("/") else link
+    sent = 0
+    for user in {u.pk: u for u in recipients}.values():
+        if notify(
+            event_key=event_key,
+            recipient=user,
+            template=template,
+            context={**context, "link": url},
+            link=url,
+        ):
+            sent += 1
+    return sent
+
+
+def _digest(*parts) -> str:
+    return hashlib.sha256("|".join(str(p) for p in parts).encode()).hexdigest()[:12]
+
+
+def _members(*org_ids: int) -> list[User]:
+    return [
+        m.user
+        for m in Membership.objects.filter(organization_id__in=org_ids, user__is_active=True)
+        .select_related("user")
+        .order_by("pk")
+    ]
+
+
+def _base(challenge) -> dict:
+    return {
+        "challenge_title": challenge.title,
+        "enterprise": challenge.organization.name,
+        "deadline": timezone.localtime(challenge.bid_deadline).strftime("%Y-%m-%d %H:%M"),
+    }
+
+
+def notify_invited(invitation) -> int:
+    challenge = invitation.challenge
+    return _send(
+        event_key=f"challenge:{challenge.pk}:invited:{invitation.organization_id}",
+        recipients=_members(invitation.organization_id),
+        template="challenge_invited",
+        context={**_base(challenge), "organization": invitation.organization.name},
+        link=challenge.get_absolute_url(),
+    )
+
+
+def notify_consortium_invite(bid, member) -> int:
+    return _send(
+        # A changed role or share is a new request to confirm, hence a new event.
+        event_key=f"bid:{bid.pk}:consortium:{member.organization_id}:{_digest(member.role, member.share)}",
+        recipients=_members(member.organization_id),
+        template="challenge_consortium_invite",
+        context={
+            **_base(bid.challenge),
+            "lead": bid.organization.name,
+            "role": member.role,
+            "share": str(member.share),
+        },
+        link=bid.get_absolute_url(),
+    )
+
+
+def notify_bid_deadline_reminder(challenge) -> int:
+    """Bidders whose bid would not count at the deadline: drafts, unconfirmed consortium places."""
+    from challenges.models import Bid, ConsortiumMember
+
+    org_ids = set(
+        Bid.objects.filter(challenge=challenge, status=Bid.Status.DRAFT).values_list(
+            "organization_id", flat=True
+        )
+    )
+    org_ids |= set(
+        ConsortiumMember.objects.filter(
+            bid__challenge=challenge,
+            bid__status=Bid.Status.SUBMITTED,
+            confirmed_at__isnull=True,
+        ).values_list("organization_id", flat=True)
+    )
+    if not org_ids:
+        return 0
+    return _send(
+        event_key=f"challenge:{challenge.pk}:deadline-reminder",
+        recipients=_members(*org_ids),
+        template="challenge_bid_deadline_reminder",
+        context=_base(challenge),
+        link=reverse("challenges:mine"),
+    )
+
+
+def notify_bidding_closed(challenge, *, count: int) -> int:
+    return _send(
+        event_key=f"challenge:{challenge.pk}:bidding-closed",
+        recipients=_members(challenge.organization_id),
+        template="challenge_bidding_closed",
+        context={**_base(challenge), "count": count},
+        link=reverse("challenges:review-manage", kwargs={"uuid": challenge.uuid}),
+    )
+
+
+def notify_review_assigned(assignment) -> int:
+    challenge = assignment.challenge
+    return _send(
+        event_key=f"challenge:{challenge.pk}:review-assigned",
+        recipients=[assignment.expert.user],
+        # The notifications app's own template for an expert's review invitation.
+        template="review_assigned",
+        context={**_base(challenge), "title": challenge.title, "deadline": ""},
+        link=assignment.get_absolute_url(),
+    )
+
+
+def notify_award(challenge) -> int:
+    """Winners and losing bidders (every member organization of each counting bid)."""
+    from challenges.models import Bid
+
+    sent = 0
+    for outcome, template in (
+        (Bid.Outcome.WON, "challenge_awarded"),
+        (Bid.Outcome.LOST, "challenge_not_awarded"),
+    ):
+        bids = Bid.objects.filter(challenge=challenge, outcome=outcome).prefetch_related("members")
+        org_ids = {m.organization_id for b in bids for m in b.members.all()}
+        if org_ids:
+            sent += _send(
+                event_key=f"challenge:{challenge.pk}:{'awarded' if outcome == Bid.Outcome.WON else 'not-awarded'}",
+                recipients=_members(*org_ids),
+                template=template,
+                context={**_base(challenge), "reason": challenge.award_reason},
+                link=challenge.get_absolute_url(),
+            )
+    return sent
+
+
+def notify_milestone_submitted(cm) -> int:
+    challenge = cm.contract.challenge
+    return _send(
+        event_key=f"milestone:{cm.pk}:submitted:{cm.submitted_at.isoformat()}",
+        recipients=_members(challenge.organization_id),
+        template="challenge_milestone_submitted",
+        context={
+            **_base(challenge),
+            "milestone": cm.milestone.name,
+            "bidder": cm.contract.organization.name,
+        },
+        link=reverse("challenges:execution", kwargs={"uuid": challenge.uuid}),
+    )
+
+
+def notify_milestone_decision(cm) -> int:
+    challenge = cm.contract.challenge
+    return _send(
+        event_key=f"milestone:{cm.pk}:{cm.status}:{cm.decided_at.isoformat()}",
+        recipients=_members(cm.contract.organization_id),
+        template="challenge_milestone_decision",
+        context={
+            **_base(challenge),
+            "milestone": cm.milestone.name,
+            "accepted": cm.status == "accepted",
+            "comment": cm.decision_comment,
+        },
+        link=reverse("challenges:execution", kwargs={"uuid": challenge.uuid}),
+    )
+
+
+def notify_milestone_overdue(cm) -> int:
+    challenge = cm.contract.challenge
+    return _send(
+        event_key=f"milestone:{cm.pk}:overdue",
+        recipients=_members(cm.contract.organization_id, challenge.organization_id),
+        template="challenge_milestone_overdue",
+        context={
+            **_base(challenge),
+            "milestone": cm.milestone.name,
+            "bidder": cm.contract.organization.name,
+            "due_date": cm.milestone.due_date.isoformat(),
+        },
+        link=reverse("challenges:execution", kwargs={"uuid": challenge.uuid}),
+    )
+
+
+def notify_downselect(challenge, *, keep, stopped) -> int:
+    sent = _send(
+        event_key=f"challenge:{challenge.pk}:downselect:kept",
+        recipients=_members(keep.organization_id),
+        template="challenge_downselected",
+        context={**_base(challenge), "kept": True, "reason": challenge.downselect_reason},
+        link=challenge.get_absolute_url(),
+    )
+    if stopped:
+        sent += _send(
+            event_key=f"challenge:{challenge.pk}:downselect:stopped",
+            recipients=_members(*[c.organization_id for c in stopped]),
+            template="challenge_downselected",
+            context={**_base(challenge), "kept": False, "reason": challenge.downselect_reason},
+            link=challenge.get_absolute_url(),
+        )
+    return sent
+
+
+def notify_cancelled(challenge) -> int:
+    from challenges.models import Bid
+
+    org_ids = set(
+        Bid.objects.filter(challenge=challenge)
+        .exclude(status=Bid.Status.WITHDRAWN)
+        .values_list("members__organization_id", flat=True)
+    )
+    org_ids |= set(challenge.invitations.values_list("organization_id", flat=True))
+    org_ids.discard(None)
+    if not org_ids:
+        return 0
+    return _send(
+        event_key=f"challenge:{challenge.pk}:cancelled",
+        recipients=_members(*org_ids),
+        template="challenge_cancelled",
+        context={**_base(challenge), "reason": challenge.cancel_reason},
+        link=challenge.get_absolute_url(),
+    )

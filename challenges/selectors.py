@@ -1,0 +1,573 @@
+"""Reads for challenges. Sealing lives here: ``bids_visible_to`` is the one query every read path of
+bids goes through (web, API, admin, export), and ``challenge_visibility`` applies the need's
+confidentiality to the challenge's terms.
+"""
+
+from __future__ import annotations
+
+import logging
+import statistics
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.http import Http404
+from django.utils import timezone
+
+from accounts.models import ExpertProfile, Membership, User
+from challenges.models import (
+    Bid,
+    Challenge,
+    ChallengeInvitation,
+    ConsortiumMember,
+    Contract,
+    ContractMilestone,
+    ReviewAssignment,
+    Score,
+)
+from matching.models import Need, NeedAccess
+from matching.selectors import NeedVisibility, need_visibility
+
+logger = logging.getLogger(__name__)
+
+ChallengeVisibility = NeedVisibility
+S = Challenge.Status
+# Statuses in which a challenge whose deadline has passed shows its bids to the enterprise and experts.
+UNSEALED_STATUSES = (S.OPEN, S.REVIEW, S.AWARDED, S.IN_PROGRESS, S.COMPLETED)
+OUTLIER_POINTS = 25
+OUTLIER_IQR = 1.5
+
+
+def member_org_ids(user) -> set[int]:
+    if user is None or not user.is_authenticated:
+        return set()
+    cached = getattr(user, "_challenge_org_ids", None)
+    if cached is None:
+        cached = set(Membership.objects.filter(user=user).values_list("organization_id", flat=True))
+        user._challenge_org_ids = cached
+    return cached
+
+
+def user_is_enterprise(*, user, challenge: Challenge) -> bool:
+    return challenge.organization_id in member_org_ids(user)
+
+
+def _challenge_qs() -> QuerySet[Challenge]:
+    return Challenge.objects.select_related(
+        "need", "need__field", "need__organization", "organization", "organization__region"
+    )
+
+
+def challenge_visibility(*, challenge: Challenge, user) -> NeedVisibility:
+    """What ``user`` may see of a challenge's terms.
+
+    - the enterprise and staff: everything, in any state;
+    - drafts: nobody else;
+    - organizations that bid on it, and assigned experts: everything;
+    - invited organizations: the summary, and everything once the need's terms are accepted;
+    - a 定向邀请 challenge: nobody else;
+    - an open challenge: what the need's confidentiality allows (need_visibility).
+    """
+    if user is not None and user.is_authenticated and user.is_staff:
+        return NeedVisibility.FULL
+    org_ids = member_org_ids(user)
+    if challenge.organization_id in org_ids:
+        return NeedVisibility.FULL
+    if challenge.status == S.DRAFT:
+        return NeedVisibility.NONE
+    if org_ids and (
+        ConsortiumMember.objects.filter(bid__challenge=challenge, organization_id__in=org_ids)
+        .exclude(bid__status=Bid.Status.WITHDRAWN)
+        .exists()
+    ):
+        return NeedVisibility.FULL
+    if (
+        user is not None
+        and user.is_authenticated
+        and challenge.assignments.filter(expert__user=user).exists()
+    ):
+        return NeedVisibility.FULL
+    invited = bool(org_ids) and challenge.invitations.filter(organization_id__in=org_ids).exists()
+    need_level = need_visibility(need=challenge.need, user=user)
+    if invited:
+        granted = NeedAccess.objects.filter(
+            need=challenge.need,
+            organization_id__in=org_ids,
+            status=NeedAccess.Status.APPROVED,
+            terms_accepted_at__isnull=False,
+        ).exists()
+        return NeedVisibility.FULL if granted else max(need_level, NeedVisibility.SUMMARY)
+    if challenge.access == Challenge.Access.INVITED:
+        return NeedVisibility.NONE
+    return need_level
+
+
+def challenge_get_for_viewer(
+    *, uuid, user, minimum: NeedVisibility = NeedVisibility.SUMMARY, manage: bool = False
+) -> tuple[Challenge, NeedVisibility]:
+    """The challenge and what ``user`` may see of it; 404 when that is less than ``minimum`` or, with
+    ``manage``, when the user is not in the enterprise (staff included: they do not act for it)."""
+    try:
+        challenge = _challenge_qs().get(uuid=uuid)
+    except (Challenge.DoesNotExist, ValueError, ValidationError) as exc:
+        raise Http404 from exc
+    if manage:
+        if not user_is_enterprise(user=user, challenge=challenge):
+            raise Http404
+        return challenge, NeedVisibility.FULL
+    visibility = challenge_visibility(challenge=challenge, user=user)
+    if visibility < minimum:
+        raise Http404
+    return challenge, visibility
+
+
+def challenge_list_open(*, user) -> list[tuple[Challenge, NeedVisibility]]:
+    """Challenges taking bids that ``user`` may know of, newest first, each with its visibility.
+    Visibility is computed for the page in a fixed number of queries."""
+    challenges = list(_challenge_qs().filter(status=S.OPEN).order_by("bid_deadline"))
+    org_ids = member_org_ids(user)
+    is_staff = bool(user is not None and user.is_authenticated and user.is_staff)
+    ids = [c.pk for c in challenges]
+    invited = set(
+        ChallengeInvitation.objects.filter(
+            challenge_id__in=ids, organization_id__in=org_ids
+        ).values_list("challenge_id", flat=True)
+    )
+    bidding = set(
+        ConsortiumMember.objects.filter(bid__challenge_id__in=ids, organization_id__in=org_ids)
+        .exclude(bid__status=Bid.Status.WITHDRAWN)
+        .values_list("bid__challenge_id", flat=True)
+    )
+    granted = set(
+        NeedAccess.objects.filter(
+            need_id__in=[c.need_id for c in challenges],
+            organization_id__in=org_ids,
+            status=NeedAccess.Status.APPROVED,
+            terms_accepted_at__isnull=False,
+        ).values_list("need_id", flat=True)
+    )
+    out = []
+    for c in challenges:
+        if is_staff or c.organization_id in org_ids or c.pk in bidding:
+            level = NeedVisibility.FULL
+        elif c.access == Challenge.Access.INVITED and c.pk not in invited:
+            level = NeedVisibility.NONE
+        elif c.need.confidentiality == Need.Confidentiality.PUBLIC:
+            level = NeedVisibility.FULL
+        elif c.need_id in granted:
+            level = NeedVisibility.FULL
+        elif c.need.confidentiality == Need.Confidentiality.SUMMARY or c.pk in invited:
+            level = NeedVisibility.SUMMARY
+        else:
+            level = NeedVisibility.NONE
+        if level > NeedVisibility.NONE:
+            out.append((c, level))
+    return out
+
+
+def challenges_of_enterprise(*, user) -> QuerySet[Challenge]:
+    return _challenge_qs().filter(organization_id__in=member_org_ids(user)).order_by("-created_at")
+
+
+def needs_ready_for_challenge(*, user) -> QuerySet[Need]:
+    """Published needs of the user's organizations with no challenge still running."""
+    running = Challenge.objects.filter(need=OuterRef("pk")).exclude(status=S.CANCELLED)
+    return (
+        Need.objects.filter(organization_id__in=member_org_ids(user), status__in=Need.OPEN_STATUSES)
+        .exclude(Exists(running))
+        .select_related("organization", "field")
+        .order_by("-published_at")
+    )
+
+
+# --- bids --------------------------------------------------------------------------------------------
+
+
+def _unconfirmed_members() -> Exists:
+    return Exists(ConsortiumMember.objects.filter(bid=OuterRef("pk"), confirmed_at__isnull=True))
+
+
+def bids_counting(*, challenge: Challenge) -> QuerySet[Bid]:
+    """Bids that count: submitted, and confirmed by every consortium member organization."""
+    return (
+        Bid.objects.filter(challenge=challenge, status=Bid.Status.SUBMITTED)
+        .exclude(_unconfirmed_members())
+        .select_related("organization")
+        .order_by("submitted_at", "pk")
+    )
+
+
+def bidding_organization_ids(*, challenge: Challenge) -> set[int]:
+    """Every organization in a counting bid: leads and consortium members."""
+    return set(
+        ConsortiumMember.objects.filter(
+            bid__in=bids_counting(challenge=challenge).values("pk")
+        ).values_list("organization_id", flat=True)
+    )
+
+
+def bids_visible_to(*, user) -> QuerySet[Bid]:
+    """Every bid ``user`` may read. Bids are sealed: before the deadline only the people of the bidding
+    organization and of its consortium members see one (not the enterprise, other bidders,
+    reviewers or staff). After the deadline the enterprise, the assigned experts and staff see the
+    bids that count; drafts and withdrawn bids stay with their authors."""
+    if user is None or not user.is_authenticated:
+        return Bid.objects.none()
+    org_ids = member_org_ids(user)
+    own = Q(organization_id__in=org_ids) | Q(
+        pk__in=ConsortiumMember.objects.filter(organization_id__in=org_ids).values("bid_id")
+    )
+    unsealed = (
+        Q(challenge__bid_deadline__lte=timezone.now())
+        & Q(challenge__status__in=UNSEALED_STATUSES)
+        & Q(status=Bid.Status.SUBMITTED)
+        & ~_unconfirmed_members()
+    )
+    readers = Q(challenge__organization_id__in=org_ids) | Q(
+        challenge_id__in=ReviewAssignment.objects.filter(expert__user=user).values("challenge_id")
+    )
+    if user.is_staff:
+        readers = Q()
+    return Bid.objects.filter(own | (unsealed & readers)).select_related(
+        "challenge", "organization", "created_by"
+    )
+
+
+def bid_get_for_viewer(*, uuid, user) -> Bid:
+    try:
+        return bids_visible_to(user=user).get(uuid=uuid)
+    except (Bid.DoesNotExist, ValueError) as exc:
+        raise Http404 from exc
+
+
+def bid_detail(*, bid: Bid) -> Bid:
+    """The bid with everything its page shows, prefetched."""
+    return (
+        Bid.objects.select_related("challenge", "organization", "created_by")
+        .prefetch_related(
+            "indicator_responses__indicator",
+            "budget_items",
+            "schedule__milestone",
+            "results",
+            "patents",
+            "attachments",
+            "members__organization",
+        )
+        .get(pk=bid.pk)
+    )
+
+
+def bids_received(*, challenge: Challenge, user) -> QuerySet[Bid]:
+    """The counting bids of a challenge, as far as ``user`` may read them (none before the deadline)."""
+    return (
+        bids_visible_to(user=user)
+        .filter(challenge=challenge, status=Bid.Status.SUBMITTED)
+        .exclude(_unconfirmed_members())
+        .prefetch_related("members__organization", "budget_items")
+        .order_by("rank", "submitted_at")
+    )
+
+
+def bids_of_user(*, user) -> QuerySet[Bid]:
+    """Bids the user's organizations lead or take part in."""
+    org_ids = member_org_ids(user)
+    return (
+        Bid.objects.filter(
+            Q(organization_id__in=org_ids)
+            | Q(
+                pk__in=ConsortiumMember.objects.filter(organization_id__in=org_ids).values("bid_id")
+            )
+        )
+        .select_related("challenge", "organization")
+        .order_by("-updated_at")
+    )
+
+
+def bid_of_org(*, challenge: Challenge, user) -> Bid | None:
+    """The active bid the user's organization leads on this challenge, if any."""
+    return (
+        Bid.objects.filter(challenge=challenge, organization_id__in=member_org_ids(user))
+        .exclude(status=Bid.Status.WITHDRAWN)
+        .first()
+    )
+
+
+def consortium_invitations(*, user) -> QuerySet[ConsortiumMember]:
+    """Consortium places waiting for the user's organizations to confirm."""
+    return ConsortiumMember.objects.filter(
+        organization_id__in=member_org_ids(user),
+        confirmed_at__isnull=True,
+        bid__status=Bid.Status.SUBMITTED,
+        bid__challenge__status=S.OPEN,
+    ).select_related("bid", "bid__organization", "bid__challenge", "organization")
+
+
+def consortium_member_get_for_user(*, pk: int, user) -> ConsortiumMember:
+    try:
+        return ConsortiumMember.objects.select_related("bid", "bid__challenge", "organization").get(
+            pk=pk, organization_id__in=member_org_ids(user)
+        )
+    except ConsortiumMember.DoesNotExist as exc:
+        raise Http404 from exc
+
+
+# --- review ------------------------------------------------------------------------------------------
+
+
+def assignments_for_expert(*, user) -> QuerySet[ReviewAssignment]:
+    if user is None or not user.is_authenticated:
+        return ReviewAssignment.objects.none()
+    return (
+        ReviewAssignment.objects.filter(expert__user=user)
+        .select_related("challenge", "challenge__organization")
+        .order_by("submitted_at", "-assigned_at")
+    )
+
+
+def assignment_get_for_expert(*, uuid, user) -> ReviewAssignment:
+    try:
+        return assignments_for_expert(user=user).select_related("expert__user").get(uuid=uuid)
+    except (ReviewAssignment.DoesNotExist, ValueError) as exc:
+        raise Http404 from exc
+
+
+def own_scores(*, assignment: ReviewAssignment) -> dict[tuple[int, int], Score]:
+    return {(s.bid_id, s.criterion_id): s for s in assignment.scores.all()}
+
+
+def peer_scores(*, assignment: ReviewAssignment) -> list[Score]:
+    """Other experts' submitted scores, and only once this expert has submitted their own."""
+    if assignment.submitted_at is None:
+        return []
+    return list(
+        Score.objects.filter(
+            assignment__challenge_id=assignment.challenge_id,
+            assignment__submitted_at__isnull=False,
+        )
+        .exclude(assignment=assignment)
+        .select_related("assignment__expert__user", "criterion", "bid__organization")
+        .order_by("bid_id", "criterion__position", "assignment_id")
+    )
+
+
+def review_progress(*, challenge: Challenge) -> list[dict]:
+    """Per expert: how many scores of how many needed, and whether submitted (never the scores of an
+    expert who has not submitted)."""
+    needed = bids_counting(challenge=challenge).count() * challenge.criteria.count()
+    rows = []
+    for a in challenge.assignments.select_related("expert__user").order_by("assigned_at"):
+        rows.append({"assignment": a, "scored": a.scores.count(), "needed": needed})
+    return rows
+
+
+def is_outlier(value: float, others: list[float]) -> bool:
+    """A score is an outlier when it lies more than 25 points from the median of the other experts'
+    scores on that criterion (and from the median of all, so that with three experts one wild score
+    does not make the two sensible ones look wild too), or, with three or more others that disagree
+    at all, beyond 1.5 × IQR outside their quartiles."""
+    if not others:
+        return False
+    if (
+        abs(value - statistics.median(others)) > OUTLIER_POINTS
+        and abs(value - statistics.median([*others, value])) > OUTLIER_POINTS
+    ):
+        return True
+    if len(others) >= 3:
+        q1, _q2, q3 = statistics.quantiles(others, n=4, method="inclusive")
+        iqr = q3 - q1
+        if iqr > 0 and (value < q1 - OUTLIER_IQR * iqr or value > q3 + OUTLIER_IQR * iqr):
+            return True
+    return False
+
+
+@dataclass
+class RankRow:
+    bid: Bid
+    total: Decimal | None
+    expert_totals: dict[int, Decimal] = field(default_factory=dict)
+    criterion_means: dict[int, Decimal] = field(default_factory=dict)
+    outliers: list[Score] = field(default_factory=list)
+
+
+def challenge_ranking(*, challenge: Challenge) -> list[RankRow]:
+    """Counting bids ranked by weighted total: per expert Σ score × weight / 100 over the criteria,
+    averaged over the experts who submitted; outlier scores are flagged."""
+    criteria = {c.pk: c for c in challenge.criteria.all()}
+    bids = list(bids_counting(challenge=challenge))
+    scores = list(
+        Score.objects.filter(
+            assignment__challenge=challenge, assignment__submitted_at__isnull=False
+        ).select_related("assignment__expert__user", "criterion")
+    )
+    by_bid: dict[int, list[Score]] = {}
+    for s in scores:
+        by_bid.setdefault(s.bid_id, []).append(s)
+    rows = []
+    for bid in bids:
+        row = RankRow(bid=bid, total=None)
+        bid_scores = by_bid.get(bid.pk, [])
+        for s in bid_scores:
+            weighted = Decimal(s.value) * criteria[s.criterion_id].weight / 100
+            row.expert_totals[s.assignment_id] = (
+                row.expert_totals.get(s.assignment_id, 0) + weighted
+            )
+        if row.expert_totals:
+            mean = sum(row.expert_totals.values()) / len(row.expert_totals)
+            row.total = Decimal(mean).quantize(Decimal("0.01"))
+        for criterion_id in criteria:
+            values = [s for s in bid_scores if s.criterion_id == criterion_id]
+            if values:
+                row.criterion_means[criterion_id] = (
+                    Decimal(sum(s.value for s in values)) / len(values)
+                ).quantize(Decimal("0.1"))
+            for s in values:
+                others = [float(o.value) for o in values if o.pk != s.pk]
+                if is_outlier(float(s.value), others):
+                    row.outliers.append(s)
+        rows.append(row)
+    rows.sort(
+        key=lambda r: (r.total is None, -(r.total or 0), r.bid.submitted_at or timezone.now())
+    )
+    return rows
+
+
+def ranking_for_bidders(*, challenge: Challenge) -> list[Bid]:
+    """After the award: the ranked counting bids (organization, score, outcome) the bidders may see."""
+    if challenge.awarded_at is None:
+        return []
+    return list(
+        Bid.objects.filter(challenge=challenge, rank__isnull=False)
+        .select_related("organization")
+        .order_by("rank")
+    )
+
+
+@dataclass
+class ExpertSuggestion:
+    expert: ExpertProfile
+    score: float
+    conflicts: list[str]
+
+
+def _expert_text(expert: ExpertProfile) -> str:
+    fields = " ".join(f.name for f in expert.fields.all())
+    return f"{fields} {expert.title} {expert.bio}"
+
+
+def _need_text(need: Need) -> str:
+    indicators = " ".join(i.name for i in need.indicators.all())
+    return f"{need.title} {need.field.name} {need.summary} {need.description} {indicators}"
+
+
+def _similarities(query: str, docs: list[str]) -> list[float]:
+    """Cosine similarity with the matcher's embedding model when this process has it loaded already;
+    BM25 (normalised per query) otherwise. Loading the model takes ~20 s on a cold process, too long
+    for a page view, so a web request never triggers it."""
+    try:
+        from matching import embedding
+
+        if not getattr(embedding, "_models", None):
+            raise LookupError("embedding model not loaded in this process")
+        embedding.resolve_model_name()
+        q = embedding.encode([query], kind="query")
+        d = embedding.encode(docs, kind="document")
+        return [float(x) for x in d @ q[0]]
+    except Exception as exc:  # noqa: BLE001 - any failure of the optional model falls back
+        logger.info("expert suggestions: lexical fallback (%s)", type(exc).__name__)
+    from matching import lexical
+
+    q_tokens = lexical.tokenize(query)
+    doc_tokens = [lexical.tokenize(d) for d in docs]
+    stats = lexical.Bm25Stats.from_documents(doc_tokens)
+    scores = lexical.bm25_scores(q_tokens, doc_tokens, stats)
+    top = lexical.self_score(q_tokens, stats) or 1.0
+    return [float(s) / top for s in scores]
+
+
+def expert_suggestions(*, challenge: Challenge, limit: int = 10) -> list[ExpertSuggestion]:
+    """Active experts ranked by how close their fields and bio are to the need, with a bonus for the
+    same field; experts already assigned are left out, conflicts of interest are shown."""
+    need = challenge.need
+    experts = list(
+        ExpertProfile.objects.filter(is_active=True)
+        .exclude(pk__in=challenge.assignments.values("expert_id"))
+        .select_related("user")
+        .prefetch_related("fields", "affiliations")
+    )
+    if not experts:
+        return []
+    sims = _similarities(_need_text(need), [_expert_text(e) for e in experts])
+    org_ids = bidding_organization_ids(challenge=challenge)
+    memberships = {}
+    for m in Membership.objects.filter(
+        user_id__in=[e.user_id for e in experts], organization_id__in=org_ids
+    ).select_related("organization"):
+        memberships.setdefault(m.user_id, []).append(m.organization.name)
+    suggestions = []
+    for expert, sim in zip(experts, sims, strict=True):
+        field_ids = {f.pk for f in expert.fields.all()}
+        bonus = (
+            0.1
+            if need.field_id in field_ids
+            else (0.05 if need.field.parent_id and need.field.parent_id in field_ids else 0.0)
+        )
+        conflicts = list(memberships.get(expert.user_id, []))
+        conflicts += [o.name for o in expert.affiliations.all() if o.pk in org_ids]
+        suggestions.append(ExpertSuggestion(expert=expert, score=sim + bonus, conflicts=conflicts))
+    suggestions.sort(key=lambda s: -s.score)
+    return suggestions[:limit]
+
+
+# --- execution ---------------------------------------------------------------------------------------
+
+
+def contracts_of_challenge(*, challenge: Challenge) -> list[Contract]:
+    return list(
+        challenge.contracts.select_related("organization", "bid")
+        .prefetch_related("milestones__milestone", "milestones__payment", "payments")
+        .order_by("created_at")
+    )
+
+
+def milestones_of_user(*, user) -> QuerySet[ContractMilestone]:
+    """Milestones the user's organizations deliver (as a winner)."""
+    return (
+        ContractMilestone.objects.filter(contract__organization_id__in=member_org_ids(user))
+        .select_related("contract__challenge", "milestone", "contract__organization")
+        .order_by("-contract__challenge__awarded_at", "milestone__position")
+    )
+
+
+def contract_milestone_get_for_viewer(*, uuid, user) -> ContractMilestone:
+    """A contract milestone for the enterprise and the winner's people; 404 for anyone else."""
+    org_ids = member_org_ids(user)
+    try:
+        return (
+            ContractMilestone.objects.filter(
+                Q(contract__organization_id__in=org_ids)
+                | Q(contract__challenge__organization_id__in=org_ids)
+            )
+            .select_related("contract__challenge", "contract__organization", "milestone")
+            .get(uuid=uuid)
+        )
+    except (ContractMilestone.DoesNotExist, ValueError) as exc:
+        raise Http404 from exc
+
+
+def contract_get_for_viewer(*, uuid, user) -> Contract:
+    org_ids = member_org_ids(user)
+    try:
+        return (
+            Contract.objects.filter(
+                Q(organization_id__in=org_ids) | Q(challenge__organization_id__in=org_ids)
+            )
+            .select_related("challenge", "organization")
+            .get(uuid=uuid)
+        )
+    except (Contract.DoesNotExist, ValueError) as exc:
+        raise Http404 from exc
+
+
+def experts_for_user(*, user: User) -> ExpertProfile | None:
+    return ExpertProfile.objects.filter(user=user).first() if user.is_authenticated else None
