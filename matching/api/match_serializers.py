@@ -50,11 +50,15 @@ class MatchedNeedOutputSerializer(serializers.Serializer):
 
 class AdHocMatchInputSerializer(serializers.Serializer):
     text = serializers.CharField(min_length=4, max_length=5000)
-    field = serializers.CharField(required=False, help_text="field or sub-field code, e.g. new_energy.batteries")
+    field = serializers.CharField(
+        required=False, help_text="field or sub-field code, e.g. new_energy.batteries"
+    )
     region = serializers.CharField(required=False)
     trl_min = serializers.IntegerField(required=False, min_value=1, max_value=9)
     coop_modes = serializers.ListField(child=serializers.CharField(), required=False)
-    budget_max = serializers.DecimalField(max_digits=10, decimal_places=2, required=False, min_value=0)
+    budget_max = serializers.DecimalField(
+        max_digits=10, decimal_places=2, required=False, min_value=0
+    )
     limit = serializers.IntegerField(required=False, min_value=1, max_value=50, default=10)
 
 
@@ -67,7 +71,9 @@ class AdHocMatchOutputSerializer(serializers.Serializer):
 
 class FeedbackInputSerializer(serializers.Serializer):
     verdict = serializers.ChoiceField(choices=MatchFeedback.Verdict.choices)
-    reason = serializers.ChoiceField(choices=MatchFeedback.Reason.choices, required=False, allow_blank=True)
+    reason = serializers.ChoiceField(
+        choices=MatchFeedback.Reason.choices, required=False, allow_blank=True
+    )
     comment = serializers.CharField(required=False, allow_blank=True, max_length=2000)
 
 

@@ -4,7 +4,13 @@ from matching.api import match_views
 
 urlpatterns = [
     path("needs/<uuid:uuid>/matches/", match_views.NeedMatchesApi.as_view(), name="need-matches"),
-    path("results/<uuid:uuid>/matches/", match_views.ResultMatchesApi.as_view(), name="result-matches"),
+    path(
+        "results/<uuid:uuid>/matches/",
+        match_views.ResultMatchesApi.as_view(),
+        name="result-matches",
+    ),
     path("match/", match_views.AdHocMatchApi.as_view(), name="match"),
-    path("matches/<int:pk>/feedback/", match_views.MatchFeedbackApi.as_view(), name="match-feedback"),
+    path(
+        "matches/<int:pk>/feedback/", match_views.MatchFeedbackApi.as_view(), name="match-feedback"
+    ),
 ]

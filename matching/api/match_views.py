@@ -37,7 +37,10 @@ def _explanation(explanation: dict) -> dict:
 
 
 def _is_member(user, organization_id: int) -> bool:
-    return user.is_staff or Membership.objects.filter(user=user, organization_id=organization_id).exists()
+    return (
+        user.is_staff
+        or Membership.objects.filter(user=user, organization_id=organization_id).exists()
+    )
 
 
 class NeedMatchesApi(APIView):
@@ -45,7 +48,9 @@ class NeedMatchesApi(APIView):
 
     @extend_schema(responses=MatchOutputSerializer(many=True))
     def get(self, request, uuid):
-        need, _visibility = need_get_for_viewer(uuid=uuid, user=request.user, minimum=NeedVisibility.FULL)
+        need, _visibility = need_get_for_viewer(
+            uuid=uuid, user=request.user, minimum=NeedVisibility.FULL
+        )
         if not _is_member(request.user, need.organization_id):
             raise Http404
         data = [
@@ -53,7 +58,9 @@ class NeedMatchesApi(APIView):
                 "id": m.pk,
                 "score": m.score,
                 "rank": m.rank,
-                "candidate": _candidate(m.candidate, "result" if m.result_id else "capability", request),
+                "candidate": _candidate(
+                    m.candidate, "result" if m.result_id else "capability", request
+                ),
                 "components": m.components,
                 "explanation": _explanation(m.explanation),
                 "model_version": m.model_version,
@@ -74,14 +81,18 @@ class ResultMatchesApi(APIView):
         if result is None or not _is_member(request.user, result.organization_id):
             raise Http404
         data = []
-        for match, visibility in match_selectors.needs_matched_to_result(result=result, user=request.user):
+        for match, visibility in match_selectors.needs_matched_to_result(
+            result=result, user=request.user
+        ):
             full = visibility == NeedVisibility.FULL
             data.append(
                 {
                     "id": match.pk,
                     "score": match.score,
                     "need": _candidate(match.need, "need", request),
-                    "explanation": _explanation(match.explanation if full else match.explanation["public"]),
+                    "explanation": _explanation(
+                        match.explanation if full else match.explanation["public"]
+                    ),
                     "full_text_visible": full,
                 }
             )
@@ -92,7 +103,9 @@ class AdHocMatchApi(APIView):
     """Rank published results for a free-text need (for provincial platforms and enterprise
     systems), with the same ranking and explanations as stored matches. Nothing is stored."""
 
-    @extend_schema(request=AdHocMatchInputSerializer, responses=AdHocMatchOutputSerializer(many=True))
+    @extend_schema(
+        request=AdHocMatchInputSerializer, responses=AdHocMatchOutputSerializer(many=True)
+    )
     def post(self, request):
         serializer = AdHocMatchInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -117,5 +130,7 @@ class MatchFeedbackApi(APIView):
         match = match_selectors.match_get_for_party(pk=pk, user=request.user)
         serializer = FeedbackInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        feedback = match_services.match_feedback_give(match=match, user=request.user, **serializer.validated_data)
+        feedback = match_services.match_feedback_give(
+            match=match, user=request.user, **serializer.validated_data
+        )
         return Response(FeedbackOutputSerializer(feedback).data, status=status.HTTP_200_OK)

@@ -2,6 +2,7 @@ from django.core.management.base import BaseCommand
 
 from accounts.demo import load_accounts
 from core.demo import DEMO_DIR
+from matching.demo import load_matching
 from taxonomy.services import taxonomy_load
 
 
@@ -14,4 +15,6 @@ class Command(BaseCommand):
     def handle(self, *args, password: str, **options):
         counts = taxonomy_load(path=DEMO_DIR / "taxonomy.json")
         counts |= load_accounts(password=password)
+        counts |= load_matching()
+        counts |= __import__("challenges.demo").demo.load_challenges()  # after needs and results
         self.stdout.write("demo data: " + ", ".join(f"{k} {v}" for k, v in counts.items()))

@@ -1,0 +1,369 @@
+"""Input and output serializers of the needs, results and capability profiles API.
+
+Input serializers check shape and types only (the services own the rules: budget order, indicator
+rows, patent numbers); output serializers are chosen by what the viewer may see: a summary-public
+need shows strangers only ``NeedSummaryOutputSerializer``'s fields.
+"""
+
+from __future__ import annotations
+
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from accounts.models import Organization
+from matching.models import (
+    CapabilityProfile,
+    CoopMode,
+    Need,
+    NeedIndicator,
+    Patent,
+    Result,
+)
+from taxonomy.models import Field, Region
+
+# Statuses a bulk import may ask for: a draft, or published right after saving.
+IMPORT_STATUS_CHOICES = [("draft", _("草稿")), ("published", _("已发布"))]
+
+# --- shared pieces ----------------------------------------------------------------------------------
+
+
+class FieldOutputSerializer(serializers.ModelSerializer):
+    parent = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
+
+    class Meta:
+        model = Field
+        fields = ["code", "name", "parent"]
+
+
+class OrganizationBriefOutputSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Organization
+        fields = ["uuid", "name", "kind"]
+
+
+class FieldCodeField(serializers.SlugRelatedField):
+    """A technology field by its code (``new_energy.batteries``)."""
+
+    default_error_messages = {
+        "does_not_exist": _("技术领域代码“{value}”不存在。"),
+        "invalid": _("技术领域代码无效。"),
+    }
+
+    def __init__(self, **kwargs):
+        super().__init__(slug_field="code", queryset=Field.objects.all(), **kwargs)
+
+
+class RegionNameField(serializers.SlugRelatedField):
+    """A province by its name (江苏省)."""
+
+    default_error_messages = {
+        "does_not_exist": _("地区“{value}”不存在，请填写省级行政区全称。"),
+        "invalid": _("地区无效。"),
+    }
+
+    def __init__(self, **kwargs):
+        super().__init__(slug_field="name", queryset=Region.objects.all(), **kwargs)
+
+
+def _money(**kwargs) -> serializers.DecimalField:
+    return serializers.DecimalField(
+        max_digits=10, decimal_places=2, min_value=0, allow_null=True, required=False, **kwargs
+    )
+
+
+def _coop_modes(**kwargs) -> serializers.ListField:
+    return serializers.ListField(
+        child=serializers.ChoiceField(choices=CoopMode.choices), required=False, **kwargs
+    )
+
+
+# --- needs ------------------------------------------------------------------------------------------
+
+
+class IndicatorInputSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=64)
+    operator = serializers.ChoiceField(
+        choices=NeedIndicator.Operator.choices, default=NeedIndicator.Operator.GE
+    )
+    target = serializers.CharField(max_length=32)
+    target_max = serializers.CharField(max_length=32, required=False, allow_blank=True, default="")
+    unit = serializers.CharField(max_length=16, required=False, allow_blank=True, default="")
+
+
+class IndicatorOutputSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = NeedIndicator
+        fields = ["name", "operator", "target", "target_max", "unit"]
+
+
+class NeedInputSerializer(serializers.Serializer):
+    """Create (all required fields) or update (``partial=True``). ``indicators``, when given, replaces
+    the need's whole list."""
+
+    organization = serializers.UUIDField(
+        required=False,
+        help_text=_("发布机构的 uuid；用户只属于一个机构时可省略。仅创建时使用。"),
+    )
+    external_ref = serializers.CharField(max_length=64, required=False, allow_blank=True)
+    title = serializers.CharField(max_length=120)
+    summary = serializers.CharField(required=False, allow_blank=True)
+    description = serializers.CharField()
+    scenario = serializers.CharField(required=False, allow_blank=True)
+    field = FieldCodeField()
+    industry_chain = serializers.CharField(max_length=64, required=False, allow_blank=True)
+    region = RegionNameField(required=False, allow_null=True)
+    budget_min = _money()
+    budget_max = _money()
+    funding_mode = serializers.ChoiceField(choices=Need.FundingMode.choices, required=False)
+    coop_modes = _coop_modes()
+    trl_min = serializers.IntegerField(min_value=1, max_value=9, required=False, allow_null=True)
+    deadline = serializers.DateField(required=False, allow_null=True)
+    contact_name = serializers.CharField(max_length=32, required=False, allow_blank=True)
+    contact_phone = serializers.CharField(max_length=32, required=False, allow_blank=True)
+    contact_email = serializers.EmailField(required=False, allow_blank=True)
+    confidentiality = serializers.ChoiceField(choices=Need.Confidentiality.choices, required=False)
+    terms = serializers.CharField(required=False, allow_blank=True)
+    indicators = IndicatorInputSerializer(many=True, required=False)
+
+
+class NeedBulkItemInputSerializer(NeedInputSerializer):
+    """One need of a bulk import: ``external_ref`` is required (it makes re-imports idempotent);
+    ``status`` ``published`` publishes the need after saving it."""
+
+    organization = None
+    external_ref = serializers.CharField(max_length=64)
+    status = serializers.ChoiceField(choices=IMPORT_STATUS_CHOICES, default="draft")
+
+
+class NeedSummaryOutputSerializer(serializers.ModelSerializer):
+    """What anyone may see of a summary-public need."""
+
+    visibility = serializers.SerializerMethodField()
+    field = FieldOutputSerializer(read_only=True)
+    region = serializers.StringRelatedField(allow_null=True)
+
+    class Meta:
+        model = Need
+        fields = ["uuid", "visibility", "title", "field", "region", "summary", "status"]
+
+    @extend_schema_field(serializers.ChoiceField(choices=["summary"]))
+    def get_visibility(self, obj) -> str:
+        return "summary"
+
+
+class NeedOutputSerializer(serializers.ModelSerializer):
+    """A need seen in full: by its organization, staff, everyone when public, approved parties."""
+
+    visibility = serializers.SerializerMethodField()
+    organization = OrganizationBriefOutputSerializer(read_only=True)
+    field = FieldOutputSerializer(read_only=True)
+    region = serializers.StringRelatedField(allow_null=True)
+    indicators = IndicatorOutputSerializer(many=True, read_only=True)
+    trl_stage = serializers.CharField(read_only=True)
+    external_ref = serializers.SerializerMethodField(
+        help_text=_("外部编号，仅发布机构的成员可见。")
+    )
+
+    class Meta:
+        model = Need
+        fields = [
+            "uuid",
+            "visibility",
+            "title",
+            "field",
+            "region",
+            "summary",
+            "status",
+            "organization",
+            "description",
+            "scenario",
+            "industry_chain",
+            "budget_min",
+            "budget_max",
+            "funding_mode",
+            "coop_modes",
+            "trl_min",
+            "trl_stage",
+            "deadline",
+            "contact_name",
+            "contact_phone",
+            "contact_email",
+            "confidentiality",
+            "terms",
+            "indicators",
+            "external_ref",
+            "published_at",
+            "created_at",
+            "updated_at",
+        ]
+
+    @extend_schema_field(serializers.ChoiceField(choices=["full"]))
+    def get_visibility(self, obj) -> str:
+        return "full"
+
+    @extend_schema_field(OpenApiTypes.STR)
+    def get_external_ref(self, obj) -> str:
+        member_org_ids = self.context.get("member_org_ids") or set()
+        return obj.external_ref if obj.organization_id in member_org_ids else ""
+
+
+# --- results ----------------------------------------------------------------------------------------
+
+
+class PatentInputSerializer(serializers.Serializer):
+    number = serializers.CharField(max_length=32)
+    kind = serializers.ChoiceField(choices=Patent.Kind.choices, default=Patent.Kind.INVENTION)
+    status = serializers.ChoiceField(choices=Patent.Status.choices, default=Patent.Status.PENDING)
+    title = serializers.CharField(max_length=120, required=False, allow_blank=True, default="")
+
+
+class PatentOutputSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Patent
+        fields = ["number", "kind", "status", "title"]
+
+
+class ResultInputSerializer(serializers.Serializer):
+    """Create or update (``partial=True``); ``patents``, when given, replaces the whole list."""
+
+    organization = serializers.UUIDField(
+        required=False,
+        help_text=_("完成单位的 uuid；用户只属于一个机构时可省略。仅创建时使用。"),
+    )
+    external_ref = serializers.CharField(max_length=64, required=False, allow_blank=True)
+    title = serializers.CharField(max_length=120)
+    abstract = serializers.CharField()
+    keywords = serializers.ListField(
+        child=serializers.CharField(max_length=32), required=False, max_length=30
+    )
+    field = FieldCodeField()
+    industry_chain = serializers.CharField(max_length=64, required=False, allow_blank=True)
+    trl = serializers.IntegerField(min_value=1, max_value=9)
+    is_service_invention = serializers.BooleanField(required=False)
+    transfer_modes = _coop_modes()
+    price_min = _money()
+    price_max = _money()
+    team = serializers.CharField(required=False, allow_blank=True)
+    application_fields = serializers.ListField(
+        child=serializers.CharField(max_length=64), required=False, max_length=30
+    )
+    patents = PatentInputSerializer(many=True, required=False)
+
+
+class ResultBulkItemInputSerializer(ResultInputSerializer):
+    organization = None
+    external_ref = serializers.CharField(max_length=64)
+    status = serializers.ChoiceField(choices=IMPORT_STATUS_CHOICES, default="draft")
+
+
+class ResultOutputSerializer(serializers.ModelSerializer):
+    organization = OrganizationBriefOutputSerializer(read_only=True)
+    field = FieldOutputSerializer(read_only=True)
+    patents = PatentOutputSerializer(many=True, read_only=True)
+    trl_stage = serializers.CharField(read_only=True)
+    external_ref = serializers.SerializerMethodField(
+        help_text=_("外部编号，仅完成单位的成员可见。")
+    )
+
+    class Meta:
+        model = Result
+        fields = [
+            "uuid",
+            "title",
+            "abstract",
+            "keywords",
+            "field",
+            "industry_chain",
+            "trl",
+            "trl_stage",
+            "is_service_invention",
+            "transfer_modes",
+            "price_min",
+            "price_max",
+            "team",
+            "application_fields",
+            "patents",
+            "status",
+            "organization",
+            "external_ref",
+            "published_at",
+            "created_at",
+            "updated_at",
+        ]
+
+    @extend_schema_field(OpenApiTypes.STR)
+    def get_external_ref(self, obj) -> str:
+        member_org_ids = self.context.get("member_org_ids") or set()
+        return obj.external_ref if obj.organization_id in member_org_ids else ""
+
+
+# --- capability profiles ----------------------------------------------------------------------------
+
+
+class CapabilityInputSerializer(serializers.Serializer):
+    organization = serializers.UUIDField(
+        required=False,
+        help_text=_("所属机构的 uuid；用户只属于一个机构时可省略。仅创建时使用。"),
+    )
+    title = serializers.CharField(max_length=120)
+    description = serializers.CharField()
+    team = serializers.CharField(required=False, allow_blank=True)
+    equipment = serializers.CharField(required=False, allow_blank=True)
+    past_projects = serializers.CharField(required=False, allow_blank=True)
+    is_published = serializers.BooleanField(required=False)
+    fields = serializers.ListField(child=FieldCodeField(), required=False, max_length=20)
+
+
+class CapabilityOutputSerializer(serializers.ModelSerializer):
+    organization = OrganizationBriefOutputSerializer(read_only=True)
+    fields = FieldOutputSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = CapabilityProfile
+        fields = [
+            "uuid",
+            "title",
+            "description",
+            "team",
+            "equipment",
+            "past_projects",
+            "fields",
+            "is_published",
+            "organization",
+            "created_at",
+            "updated_at",
+        ]
+
+
+# --- state changes and bulk reports -----------------------------------------------------------------
+
+
+class ReasonInputSerializer(serializers.Serializer):
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=500, default="")
+
+
+class BulkItemOutputSerializer(serializers.Serializer):
+    row = serializers.IntegerField(help_text=_("列表中的序号，从 1 开始。"))
+    external_ref = serializers.CharField()
+    uuid = serializers.UUIDField()
+    created = serializers.BooleanField()
+
+
+class BulkOutputSerializer(serializers.Serializer):
+    created = serializers.IntegerField()
+    updated = serializers.IntegerField()
+    items = BulkItemOutputSerializer(many=True)
+
+
+class BulkRowErrorSerializer(serializers.Serializer):
+    row = serializers.IntegerField(help_text=_("出错的行号，从 1 开始。"))
+    field = serializers.CharField(help_text=_("出错的字段名；整行错误为 non_field_errors。"))
+    message = serializers.CharField()
+    text = serializers.CharField(help_text=_("完整的错误说明，如“第2行 预算上限：……”。"))
+
+
+class BulkErrorOutputSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+    rows = BulkRowErrorSerializer(many=True)
