@@ -119,9 +119,53 @@ CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 15 * 60)
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 14 * 60)
 CELERY_RESULT_EXPIRES = 24 * 3600
 # A task not acked within the visibility timeout is redelivered; keep it above the hard time limit.
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_TASK_TIME_LIMIT + 5 * 60}
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", CELERY_TASK_TIME_LIMIT + 5 * 60)
+}
 CELERY_TASK_ALWAYS_EAGER = False
-CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_BEAT_SCHEDULE: dict = {
+    # matching: keep building the index of a newly configured model until it can be switched to.
+    "matching-ensure-index-current": {"task": "matching.ensure_index_current", "schedule": 600.0},
+    # notifications: re-queue stuck outbox rows; build the daily and weekly digests that are due.
+    "notifications-outbox-sweep": {"task": "notifications.outbox_sweep", "schedule": 60.0},
+    "notifications-digests": {"task": "notifications.digests_build", "schedule": 900.0},
+    # challenges: close bidding past the deadline, flag overdue milestones, remind before deadlines.
+    "challenges-close-due": {"task": "challenges.close_due_challenges", "schedule": 60.0},
+    "challenges-flag-overdue": {"task": "challenges.flag_overdue_milestones", "schedule": 3600.0},
+    "challenges-remind-deadlines": {"task": "challenges.remind_bid_deadlines", "schedule": 3600.0},
+}
+# Notifications (the email outbox of the notifications app).
+# A global floor under every user's own minimum score for match emails.
+NOTIFICATION_MIN_SCORE = env_float("NOTIFICATION_MIN_SCORE", 0.0)
+NOTIFICATION_MATCHES_PER_EMAIL = env_int("NOTIFICATION_MATCHES_PER_EMAIL", 5)
+# Temporary SMTP failures (4xx, refused, timeout) are retried with exponential backoff (jittered,
+# capped) up to this many attempts; permanent ones (5xx) are not retried.
+NOTIFICATION_MAX_ATTEMPTS = env_int("NOTIFICATION_MAX_ATTEMPTS", 10)
+NOTIFICATION_RETRY_BACKOFF = env_float("NOTIFICATION_RETRY_BACKOFF", 30.0)
+NOTIFICATION_RETRY_BACKOFF_MAX = env_float("NOTIFICATION_RETRY_BACKOFF_MAX", 3600.0)
+# One send's limits. A claim older than NOTIFICATION_CLAIM_TIMEOUT belongs to a dead worker and is
+# taken over, so keep it above the hard limit.
+NOTIFICATION_SEND_TIME_LIMIT = env_int("NOTIFICATION_SEND_TIME_LIMIT", 120)
+NOTIFICATION_SEND_SOFT_TIME_LIMIT = env_int("NOTIFICATION_SEND_SOFT_TIME_LIMIT", 100)
+NOTIFICATION_CLAIM_TIMEOUT = env_float("NOTIFICATION_CLAIM_TIMEOUT", 300.0)
+# The sweeper leaves a due row alone this long, so it does not race the task already queued for it.
+NOTIFICATION_SWEEP_GRACE = env_float("NOTIFICATION_SWEEP_GRACE", 60.0)
+# Token bucket per recipient domain (in Redis): messages per second and burst; rate 0 disables it.
+NOTIFICATION_DOMAIN_RATE = env_float("NOTIFICATION_DOMAIN_RATE", 2.0)
+NOTIFICATION_DOMAIN_BURST = env_int("NOTIFICATION_DOMAIN_BURST", 20)
+NOTIFICATION_UNSUBSCRIBE_MAILTO = (
+    env_str("NOTIFICATION_UNSUBSCRIBE_MAILTO") or "unsubscribe@matchmaker.local"
+)
+NOTIFICATION_MESSAGE_ID_DOMAIN = env_str("NOTIFICATION_MESSAGE_ID_DOMAIN") or ""
+# Digests are built from this local hour on: daily ones every day, weekly ones on Mondays.
+NOTIFICATION_DIGEST_HOUR = env_int("NOTIFICATION_DIGEST_HOUR", 8)
+if (
+    NOTIFICATION_MAX_ATTEMPTS < 1
+    or NOTIFICATION_DOMAIN_RATE < 0
+    or NOTIFICATION_DOMAIN_BURST < 1
+    or not 0 <= NOTIFICATION_DIGEST_HOUR <= 23
+):
+    raise ImproperlyConfigured("NOTIFICATION_* values are out of range")
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
@@ -216,6 +260,16 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Choice sets sharing a field name (status, kind) across components get stable names.
+    "ENUM_NAME_OVERRIDES": {
+        "NeedStatusEnum": "matching.models.Need.Status",
+        "ResultStatusEnum": "matching.models.Result.Status",
+        "PatentStatusEnum": "matching.models.Patent.Status",
+        "PatentKindEnum": "matching.models.Patent.Kind",
+        "CoopModeEnum": "matching.models.CoopMode",
+        "ImportStatusEnum": "matching.api.serializers.IMPORT_STATUS_CHOICES",
+        "OrganizationKindEnum": "accounts.models.Organization.Kind",
+    },
 }
 
 # --- Matcher --------------------------------------------------------------------------------------
