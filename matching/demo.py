@@ -80,6 +80,11 @@ def _clean(obj, key: str) -> None:
         raise DemoDataError(f"{key}: {exc.message_dict}") from exc
 
 
+def _demo_status(status: str, org) -> str:
+    """Unverified organizations can draft but not publish: their demo items load as drafts."""
+    return status if org.is_verified or status != "published" else "draft"
+
+
 def _published_at(status: str, existing, index: int, now: dt.datetime) -> dt.datetime | None:
     """Published records keep the time they were first loaded with; newer keys come first."""
     if status == "draft":
@@ -227,7 +232,7 @@ def load_matching(*, today: dt.date | None = None) -> dict[str, int]:
                 "contact_email": entry.get("contact_email", ""),
                 "confidentiality": entry.get("confidentiality", Need.Confidentiality.PUBLIC),
                 "terms": entry.get("terms", ""),
-                "status": entry.get("status", Need.Status.PUBLISHED),
+                "status": _demo_status(entry.get("status", Need.Status.PUBLISHED), org),
             },
         )
         changed |= _set(
@@ -289,7 +294,7 @@ def load_matching(*, today: dt.date | None = None) -> dict[str, int]:
                 "price_max": _money(entry.get("price_max")),
                 "team": entry.get("team", ""),
                 "application_fields": list(entry.get("application_fields", [])),
-                "status": entry.get("status", Result.Status.PUBLISHED),
+                "status": _demo_status(entry.get("status", Result.Status.PUBLISHED), org),
             },
         )
         changed |= _set(

@@ -120,17 +120,25 @@ def content_hash(model_id: str, text: str) -> str:
 def load_objects(kind: str, ids) -> dict[int, object]:
     """Objects of one kind by id, with what their docs read, in a fixed number of queries."""
     if kind == ObjectKind.NEED:
-        qs = Need.objects.select_related("field", "region", "organization").prefetch_related("indicators")
+        qs = Need.objects.select_related("field", "region", "organization").prefetch_related(
+            "indicators"
+        )
     elif kind == ObjectKind.RESULT:
         qs = Result.objects.select_related("field", "organization__region")
     elif kind == ObjectKind.CAPABILITY:
-        qs = CapabilityProfile.objects.select_related("organization__region").prefetch_related("fields")
+        qs = CapabilityProfile.objects.select_related("organization__region").prefetch_related(
+            "fields"
+        )
     else:
         raise ValueError(f"unknown kind {kind!r}")
     return qs.in_bulk(list(ids))
 
 
-DOC_BUILDERS = {ObjectKind.NEED: need_doc, ObjectKind.RESULT: result_doc, ObjectKind.CAPABILITY: capability_doc}
+DOC_BUILDERS = {
+    ObjectKind.NEED: need_doc,
+    ObjectKind.RESULT: result_doc,
+    ObjectKind.CAPABILITY: capability_doc,
+}
 
 
 def doc_for(kind: str, obj) -> MatchDoc:

@@ -96,7 +96,9 @@ class Filters:
         where = [status]
         params: list = []
         if self.field_code and kind != ObjectKind.CAPABILITY:
-            where.append("c.field_id IN (SELECT id FROM taxonomy_field WHERE code = %s OR code LIKE %s)")
+            where.append(
+                "c.field_id IN (SELECT id FROM taxonomy_field WHERE code = %s OR code LIKE %s)"
+            )
             params += [self.field_code, f"{self.field_code}.%"]
         if self.region:
             join += " JOIN accounts_organization o ON o.id = c.organization_id JOIN taxonomy_region rg ON rg.id = o.region_id"
@@ -119,7 +121,12 @@ class Filters:
 
 
 def ann_candidates(
-    version: EmbeddingVersion, kind: str, qvec: np.ndarray, *, k: int = ANN_CANDIDATES, filters: Filters = Filters()
+    version: EmbeddingVersion,
+    kind: str,
+    qvec: np.ndarray,
+    *,
+    k: int = ANN_CANDIDATES,
+    filters: Filters = Filters(),
 ) -> list[int]:
     """Nearest ``k`` objects by cosine distance, filtered in the same query."""
     dim = int(version.dimension)
@@ -152,7 +159,11 @@ def rare_terms(query_tokens: Sequence[str], stats: lexical.Bm25Stats) -> list[st
 
 
 def lexical_candidates(
-    kind: str, query_tokens: Sequence[str], stats: lexical.Bm25Stats, *, k: int = LEXICAL_CANDIDATES,
+    kind: str,
+    query_tokens: Sequence[str],
+    stats: lexical.Bm25Stats,
+    *,
+    k: int = LEXICAL_CANDIDATES,
     filters: Filters = Filters(),
 ) -> list[int]:
     """Objects sharing the query's rarest terms (GIN index), most shared first."""
@@ -171,7 +182,9 @@ def lexical_candidates(
         return [row[0] for row in cursor.fetchall()]
 
 
-def dense_similarities(version: EmbeddingVersion, kind: str, qvec: np.ndarray, ids: Sequence[int]) -> dict[int, float]:
+def dense_similarities(
+    version: EmbeddingVersion, kind: str, qvec: np.ndarray, ids: Sequence[int]
+) -> dict[int, float]:
     dim = int(version.dimension)
     with connection.cursor() as cursor:
         cursor.execute(
@@ -211,7 +224,7 @@ def parse_vector(text: str) -> np.ndarray:
 @dataclass
 class PoolSample:
     vectors: np.ndarray  # (n, dim)
-    tokens: list[list[str]]
+    corpus: lexical.Bm25Corpus
     loaded_at: float
 
 
@@ -234,9 +247,13 @@ def pool_sample(version: EmbeddingVersion, kind: str) -> PoolSample:
         )
         rows = cursor.fetchall()
     vectors = (
-        np.stack([parse_vector(r[1]) for r in rows]) if rows else np.zeros((0, version.dimension), np.float32)
+        np.stack([parse_vector(r[1]) for r in rows])
+        if rows
+        else np.zeros((0, version.dimension), np.float32)
     )
-    sample = PoolSample(vectors=vectors, tokens=[r[2] for r in rows], loaded_at=time.monotonic())
+    sample = PoolSample(
+        vectors=vectors, corpus=lexical.Bm25Corpus([r[2] for r in rows]), loaded_at=time.monotonic()
+    )
     with _samples_lock:
         _samples[key] = sample
     return sample
@@ -304,7 +321,9 @@ def rerank(
     """Fuse candidates' cosine and BM25 scores, each z-scored on the pool's scale (estimated from
     the pool sample's scores for the same query), with their structured fits."""
     return ranking.fuse(
-        pool_zscores(np.asarray(dense, dtype=np.float64), np.asarray(sample_dense, dtype=np.float64)),
+        pool_zscores(
+            np.asarray(dense, dtype=np.float64), np.asarray(sample_dense, dtype=np.float64)
+        ),
         pool_zscores(np.asarray(bm25, dtype=np.float64), np.asarray(sample_bm25, dtype=np.float64)),
         structured,
         dataclasses.replace(config, normalization="none"),
@@ -342,11 +361,15 @@ def rank(
     bm25 = lexical.Bm25Corpus([tokens[i] for i in ids]).scores(q_tokens, stats)
     sample = pool_sample(version, kind)
     sample_dense = sample.vectors @ qvec.astype(np.float32) if len(sample.vectors) else np.zeros(0)
-    sample_bm25 = lexical.bm25_scores(q_tokens, sample.tokens, stats) if sample.tokens else np.zeros(0)
+    sample_bm25 = sample.corpus.scores(q_tokens, stats)
     docs = [doc_for(kind, objects[i]) for i in ids]
     fused = rerank(
-        dense=dense, bm25=bm25, sample_dense=sample_dense, sample_bm25=sample_bm25,
-        structured=structured_fits(query, docs), config=config,
+        dense=dense,
+        bm25=bm25,
+        sample_dense=sample_dense,
+        sample_bm25=sample_bm25,
+        structured=structured_fits(query, docs),
+        config=config,
     )
     order = fused.order()[:limit]
     return [

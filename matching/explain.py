@@ -34,7 +34,9 @@ def _words(text: str) -> list[str]:
     return [w for w in lexical.tokenize(text, "jieba") if len(w) >= 2 and w not in GENERIC_WORDS]
 
 
-def shared_terms(query_text: str, candidate_text: str, *, allowed_text: str | None = None) -> list[str]:
+def shared_terms(
+    query_text: str, candidate_text: str, *, allowed_text: str | None = None
+) -> list[str]:
     """Key words both texts use, longest and most repeated first. With ``allowed_text`` only words
     that also occur in it (the need's public part) are returned."""
     query_words = Counter(_words(query_text))
@@ -92,56 +94,114 @@ def fit_items(need: MatchDoc, candidate: MatchDoc, field_names: dict[str, str]) 
         need_code, cand_code = need.field_codes[0], candidate.field_codes[0]
         same_top = any(c.split(".")[0] == need_code.split(".")[0] for c in candidate.field_codes)
         if need_code in candidate.field_codes:
-            items.append(_item("field_same", True, _("领域一致：%(name)s"), name=field_names.get(need_code, need_code)))
+            items.append(
+                _item(
+                    "field_same",
+                    True,
+                    _("领域一致：%(name)s"),
+                    name=field_names.get(need_code, need_code),
+                )
+            )
         elif same_top:
             items.append(
-                _item("field_near", True, _("同属%(name)s领域"), name=field_names.get(need_code.split(".")[0], ""))
+                _item(
+                    "field_near",
+                    True,
+                    _("同属%(name)s领域"),
+                    name=field_names.get(need_code.split(".")[0], ""),
+                )
             )
         else:
             items.append(
                 _item(
-                    "field_other", False, _("领域不同：需求属%(need)s，对方属%(candidate)s"),
-                    need=field_names.get(need_code, need_code), candidate=field_names.get(cand_code, cand_code),
+                    "field_other",
+                    False,
+                    _("领域不同：需求属%(need)s，对方属%(candidate)s"),
+                    need=field_names.get(need_code, need_code),
+                    candidate=field_names.get(cand_code, cand_code),
                 )
             )
     if need.trl and candidate.trl:
         if candidate.trl >= need.trl:
             items.append(
-                _item("trl_ok", True, _("成熟度 TRL %(trl)s（%(stage)s），满足需求的 TRL ≥ %(want)s"),
-                      trl=candidate.trl, stage=trl_stage(candidate.trl), want=need.trl)
+                _item(
+                    "trl_ok",
+                    True,
+                    _("成熟度 TRL %(trl)s（%(stage)s），满足需求的 TRL ≥ %(want)s"),
+                    trl=candidate.trl,
+                    stage=trl_stage(candidate.trl),
+                    want=need.trl,
+                )
             )
         else:
             items.append(
-                _item("trl_low", False, _("成熟度 TRL %(trl)s，需求要求 ≥ %(want)s"), trl=candidate.trl, want=need.trl)
+                _item(
+                    "trl_low",
+                    False,
+                    _("成熟度 TRL %(trl)s，需求要求 ≥ %(want)s"),
+                    trl=candidate.trl,
+                    want=need.trl,
+                )
             )
     if need.modes and candidate.modes:
         common = [m for m in need.modes if m in candidate.modes]
         if common:
-            items.append(_item("mode_ok", True, _("合作方式吻合：%(modes)s"), modes=_mode_names(common)))
+            items.append(
+                _item("mode_ok", True, _("合作方式吻合：%(modes)s"), modes=_mode_names(common))
+            )
         else:
             items.append(
-                _item("mode_other", False, _("合作方式不符：需求希望%(wanted)s，对方提供%(offered)s"),
-                      wanted=_mode_names(need.modes), offered=_mode_names(candidate.modes))
+                _item(
+                    "mode_other",
+                    False,
+                    _("合作方式不符：需求希望%(wanted)s，对方提供%(offered)s"),
+                    wanted=_mode_names(need.modes),
+                    offered=_mode_names(candidate.modes),
+                )
             )
     if need.budget_max and candidate.budget_min is not None:
         price = _money(candidate.budget_min, candidate.budget_max)
         budget = _money(need.budget_min, need.budget_max)
         if candidate.budget_min <= need.budget_max:
-            items.append(_item("budget_ok", True, _("报价 %(price)s 万元，在预算 %(budget)s 万元内"),
-                               price=price, budget=budget, confidential=True))
+            items.append(
+                _item(
+                    "budget_ok",
+                    True,
+                    _("报价 %(price)s 万元，在预算 %(budget)s 万元内"),
+                    price=price,
+                    budget=budget,
+                    confidential=True,
+                )
+            )
         else:
-            items.append(_item("budget_high", False, _("报价 %(price)s 万元，高于预算上限 %(budget)s 万元"),
-                               price=price, budget=_money(None, need.budget_max), confidential=True))
+            items.append(
+                _item(
+                    "budget_high",
+                    False,
+                    _("报价 %(price)s 万元，高于预算上限 %(budget)s 万元"),
+                    price=price,
+                    budget=_money(None, need.budget_max),
+                    confidential=True,
+                )
+            )
     if need.region and candidate.region and need.region == candidate.region:
         items.append(_item("region_same", True, _("同在%(region)s"), region=need.region))
     return items
 
 
 def _item(code: str, ok: bool, template: str, *, confidential: bool = False, **params) -> dict:
-    return {"code": code, "ok": ok, "text": template % params, "params": params, "confidential": confidential}
+    return {
+        "code": code,
+        "ok": ok,
+        "text": template % params,
+        "params": params,
+        "confidential": confidential,
+    }
 
 
-def explain(need: MatchDoc, candidate: MatchDoc, components: dict[str, float], field_names: dict[str, str]) -> dict:
+def explain(
+    need: MatchDoc, candidate: MatchDoc, components: dict[str, float], field_names: dict[str, str]
+) -> dict:
     with override("zh-hans"):
         fits = fit_items(need, candidate, field_names)
     full = {
@@ -151,7 +211,9 @@ def explain(need: MatchDoc, candidate: MatchDoc, components: dict[str, float], f
         "components": {k: round(v, 4) for k, v in components.items() if not math.isnan(v)},
     }
     full["public"] = {
-        "shared_terms": shared_terms(need.public_text, candidate.text, allowed_text=need.public_text),
+        "shared_terms": shared_terms(
+            need.public_text, candidate.text, allowed_text=need.public_text
+        ),
         "evidence": [],
         "fit": [item for item in fits if not item["confidential"]],
     }

@@ -42,14 +42,18 @@ def version_for_current_model() -> EmbeddingVersion:
         return version
     with transaction.atomic():
         has_active = (
-            EmbeddingVersion.objects.select_for_update().filter(status=EmbeddingVersion.Status.ACTIVE).exists()
+            EmbeddingVersion.objects.select_for_update()
+            .filter(status=EmbeddingVersion.Status.ACTIVE)
+            .exists()
         )
         version, _created = EmbeddingVersion.objects.get_or_create(
             model_id=model_id,
             defaults={
                 "model_name": embedding.default_model_name(),
                 "dimension": embedding.dimension(),
-                "status": EmbeddingVersion.Status.BUILDING if has_active else EmbeddingVersion.Status.ACTIVE,
+                "status": EmbeddingVersion.Status.BUILDING
+                if has_active
+                else EmbeddingVersion.Status.ACTIVE,
                 "activated_at": None if has_active else timezone.now(),
             },
         )
@@ -74,7 +78,9 @@ def writable_versions() -> list[EmbeddingVersion]:
 
 
 def encode_for(version: EmbeddingVersion, texts: Sequence[str], *, kind: str, batch_size: int = 32):
-    return embedding.encode(texts, model_name=version.model_name or None, kind=kind, batch_size=batch_size)
+    return embedding.encode(
+        texts, model_name=version.model_name or None, kind=kind, batch_size=batch_size
+    )
 
 
 def ensure_ann_indexes(version: EmbeddingVersion) -> None:
@@ -92,9 +98,9 @@ def ensure_ann_indexes(version: EmbeddingVersion) -> None:
 @transaction.atomic
 def activate_version(version: EmbeddingVersion) -> None:
     """Switch the matcher to ``version`` and retire the previous one (after a full rebuild)."""
-    EmbeddingVersion.objects.select_for_update().filter(status=EmbeddingVersion.Status.ACTIVE).exclude(
-        pk=version.pk
-    ).update(status=EmbeddingVersion.Status.RETIRED)
+    EmbeddingVersion.objects.select_for_update().filter(
+        status=EmbeddingVersion.Status.ACTIVE
+    ).exclude(pk=version.pk).update(status=EmbeddingVersion.Status.RETIRED)
     EmbeddingVersion.objects.filter(pk=version.pk).update(
         status=EmbeddingVersion.Status.ACTIVE, activated_at=timezone.now()
     )
@@ -104,7 +110,9 @@ def _lock(kind: str, object_id: int) -> None:
     """Serialise index writes for one object across workers (transaction-scoped)."""
     key = (zlib.crc32(kind.encode()) << 32) ^ (object_id & 0xFFFFFFFF)
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key - (1 << 63) if key >= (1 << 63) else key])
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(%s)", [key - (1 << 63) if key >= (1 << 63) else key]
+        )
 
 
 def tokens_for(text: str) -> list[str]:
@@ -119,17 +127,28 @@ def index_docs(kind: str, docs: Sequence[MatchDoc], *, batch_size: int = 32) -> 
     for version in writable_versions():
         hashes = {d.object_id: content_hash(version.model_id, d.text) for d in docs}
         existing = dict(
-            Embedding.objects.filter(version=version, kind=kind, object_id__in=list(hashes)).values_list(
-                "object_id", "content_hash"
-            )
+            Embedding.objects.filter(
+                version=version, kind=kind, object_id__in=list(hashes)
+            ).values_list("object_id", "content_hash")
         )
         todo = [d for d in docs if existing.get(d.object_id) != hashes[d.object_id]]
         for start in range(0, len(todo), batch_size):
             batch = todo[start : start + batch_size]
-            vectors = encode_for(version, [d.text for d in batch], kind=batch[0].embedding_kind, batch_size=batch_size)
+            vectors = encode_for(
+                version,
+                [d.text for d in batch],
+                kind=batch[0].embedding_kind,
+                batch_size=batch_size,
+            )
             Embedding.objects.bulk_create(
                 [
-                    Embedding(version=version, kind=kind, object_id=d.object_id, content_hash=hashes[d.object_id], vector=v)
+                    Embedding(
+                        version=version,
+                        kind=kind,
+                        object_id=d.object_id,
+                        content_hash=hashes[d.object_id],
+                        vector=v,
+                    )
                     for d, v in zip(batch, vectors, strict=True)
                 ],
                 update_conflicts=True,
@@ -195,7 +214,8 @@ def lexical_stats(kind: str, terms: Iterable[str]) -> lexical.Bm25Stats:
     terms = sorted(set(terms))
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT count(*), coalesce(sum(length), 0) FROM matching_lexicaldocument WHERE kind = %s", [kind]
+            "SELECT count(*), coalesce(sum(length), 0) FROM matching_lexicaldocument WHERE kind = %s",
+            [kind],
         )
         n_docs, total_len = cursor.fetchone()
         cursor.execute(

@@ -61,7 +61,10 @@ def match_get_for_party(*, pk: int, user) -> Match:
     org_ids = set(Membership.objects.filter(user=user).values_list("organization_id", flat=True))
     if match.need.organization_id in org_ids:
         return match
-    if match.candidate.organization_id in org_ids and need_visibility(need=match.need, user=user) > NeedVisibility.NONE:
+    if (
+        match.candidate.organization_id in org_ids
+        and need_visibility(need=match.need, user=user) > NeedVisibility.NONE
+    ):
         return match
     raise Http404
 
@@ -70,7 +73,9 @@ def feedback_reason_counts(*, need: Need) -> dict[str, int]:
     """How often each 'not relevant' reason was given on the need's matches (its own side)."""
     rows = (
         MatchFeedback.objects.filter(
-            match__need=need, organization_id=need.organization_id, verdict=MatchFeedback.Verdict.NOT_RELEVANT
+            match__need=need,
+            organization_id=need.organization_id,
+            verdict=MatchFeedback.Verdict.NOT_RELEVANT,
         )
         .values("reason")
         .annotate(n=Count("id"))
@@ -79,7 +84,9 @@ def feedback_reason_counts(*, need: Need) -> dict[str, int]:
     return {str(labels.get(row["reason"], row["reason"])): row["n"] for row in rows}
 
 
-def matched_needs_for_organization(*, organization_ids, user, limit: int = 50) -> list[tuple[Match, NeedVisibility]]:
+def matched_needs_for_organization(
+    *, organization_ids, user, limit: int = 50
+) -> list[tuple[Match, NeedVisibility]]:
     """Open needs matched to any result or capability profile of the user's organizations."""
     matches = (
         Match.objects.filter(need__status__in=Need.OPEN_STATUSES)
@@ -98,4 +105,3 @@ def matched_needs_for_organization(*, organization_ids, user, limit: int = 50) -
         if len(visible) == limit:
             break
     return visible
-

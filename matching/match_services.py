@@ -26,7 +26,9 @@ def _side_organization(match: Match, user) -> int:
 
 
 @transaction.atomic
-def match_feedback_give(*, match: Match, user, verdict: str, reason: str = "", comment: str = "") -> MatchFeedback:
+def match_feedback_give(
+    *, match: Match, user, verdict: str, reason: str = "", comment: str = ""
+) -> MatchFeedback:
     """Record (or change) one side's verdict on a match. A 'not relevant' from the need's side
     drops the pair from the need's matches at the next re-ranking, which is scheduled now."""
     if verdict not in MatchFeedback.Verdict.values:
@@ -42,6 +44,9 @@ def match_feedback_give(*, match: Match, user, verdict: str, reason: str = "", c
         defaults={"user": user, "verdict": verdict, "reason": reason, "comment": comment.strip()},
     )
     audit_record(actor=user, action="match.feedback", target=match, to_state=verdict, reason=reason)
-    if verdict == MatchFeedback.Verdict.NOT_RELEVANT and organization_id == match.need.organization_id:
+    if (
+        verdict == MatchFeedback.Verdict.NOT_RELEVANT
+        and organization_id == match.need.organization_id
+    ):
         transaction.on_commit(partial(tasks.index_and_match.delay, "need", match.need_id))
     return feedback

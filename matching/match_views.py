@@ -39,8 +39,12 @@ def match_feedback(request, pk: int):
 
 @login_required
 def my_matches(request):
-    org_ids = list(Membership.objects.filter(user=request.user).values_list("organization_id", flat=True))
+    org_ids = list(
+        Membership.objects.filter(user=request.user).values_list("organization_id", flat=True)
+    )
     context = {
-        "matched_needs": match_selectors.matched_needs_for_organization(organization_ids=org_ids, user=request.user),
+        "matched_needs": match_selectors.matched_needs_for_organization(
+            organization_ids=org_ids, user=request.user
+        ),
     }
     return render(request, "matching/my_matches.html", context)

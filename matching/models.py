@@ -480,7 +480,10 @@ class EmbeddingVersion(models.Model):
 
     model_id = models.CharField(_("模型"), max_length=200, unique=True)
     model_name = models.CharField(
-        _("模型名称或路径"), max_length=300, default="", help_text=_("加载该模型所用的 MATCHER_MODEL 值。")
+        _("模型名称或路径"),
+        max_length=300,
+        default="",
+        help_text=_("加载该模型所用的 MATCHER_MODEL 值。"),
     )
     dimension = models.PositiveSmallIntegerField(_("维度"))
     status = models.CharField(

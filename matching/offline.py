@@ -29,11 +29,15 @@ class OfflinePool:
             for term in set(tokens):
                 self.postings.setdefault(term, []).append(i)
         # The service samples the pool in md5(object_id) order; the same rule here.
-        order = sorted(range(len(self.ids)), key=lambda i: hashlib.md5(str(self.ids[i]).encode()).hexdigest())  # noqa: S324
+        order = sorted(
+            range(len(self.ids)), key=lambda i: hashlib.md5(str(self.ids[i]).encode()).hexdigest()
+        )  # noqa: S324
         self.sample = order[: engine.POOL_SAMPLE_SIZE]
-        self.sample_tokens = [self.tokens[i] for i in self.sample]
+        self.sample_corpus = lexical.Bm25Corpus([self.tokens[i] for i in self.sample])
 
-    def lexical_candidates(self, query_tokens: Sequence[str], k: int = engine.LEXICAL_CANDIDATES) -> list[int]:
+    def lexical_candidates(
+        self, query_tokens: Sequence[str], k: int = engine.LEXICAL_CANDIDATES
+    ) -> list[int]:
         counts: Counter[int] = Counter()
         for term in engine.rare_terms(query_tokens, self.stats):
             counts.update(self.postings.get(term, ()))
@@ -57,7 +61,7 @@ class OfflinePool:
             dense=dense_all[candidates],
             bm25=bm25,
             sample_dense=dense_all[self.sample],
-            sample_bm25=lexical.bm25_scores(q_tokens, self.sample_tokens, self.stats),
+            sample_bm25=self.sample_corpus.scores(q_tokens, self.stats),
             structured=structured(candidates) if structured else {},
         )
         return [self.ids[candidates[j]] for j in fused.order()[:limit]]

@@ -71,7 +71,9 @@ def affected_needs(kind: str, doc: MatchDoc) -> list[Need]:
     plus the needs it is already matched to."""
     version = indexing.serving_version()
     qvec = query_vector(version, doc)
-    nearest = engine.rank(version=version, kind=ObjectKind.NEED, query=doc, qvec=qvec, limit=NEEDS_PER_CANDIDATE)
+    nearest = engine.rank(
+        version=version, kind=ObjectKind.NEED, query=doc, qvec=qvec, limit=NEEDS_PER_CANDIDATE
+    )
     column = "result_id" if kind == ObjectKind.RESULT else "capability_id"
     current = set(Match.objects.filter(**{column: doc.object_id}).values_list("need_id", flat=True))
     ids = list(dict.fromkeys([c.object_id for c in nearest] + sorted(current)))
@@ -82,43 +84,63 @@ def affected_needs(kind: str, doc: MatchDoc) -> list[Need]:
 def rejected_candidates(need: Need) -> tuple[set[int], set[int]]:
     """Results and profiles the need's own organization marked as not relevant: they drop out."""
     rows = MatchFeedback.objects.filter(
-        match__need=need, organization_id=need.organization_id, verdict=MatchFeedback.Verdict.NOT_RELEVANT
+        match__need=need,
+        organization_id=need.organization_id,
+        verdict=MatchFeedback.Verdict.NOT_RELEVANT,
     ).values_list("match__result_id", "match__capability_id")
     results = {r for r, _c in rows if r}
     capabilities = {c for _r, c in rows if c}
     return results, capabilities
 
 
-def rank_for_need(need: Need, doc: MatchDoc | None = None) -> tuple[list[engine.Candidate], list[engine.Candidate]]:
+def rank_for_need(
+    need: Need, doc: MatchDoc | None = None
+) -> tuple[list[engine.Candidate], list[engine.Candidate]]:
     version = indexing.serving_version()
     doc = doc or need_doc(need)
     qvec = query_vector(version, doc)
     rejected_results, rejected_caps = rejected_candidates(need)
     results = engine.rank(
-        version=version, kind=ObjectKind.RESULT, query=doc, qvec=qvec, limit=RESULTS_PER_NEED,
+        version=version,
+        kind=ObjectKind.RESULT,
+        query=doc,
+        qvec=qvec,
+        limit=RESULTS_PER_NEED,
         filters=engine.Filters(exclude_ids=tuple(sorted(rejected_results))),
     )
     capabilities = engine.rank(
-        version=version, kind=ObjectKind.CAPABILITY, query=doc, qvec=qvec, limit=CAPABILITIES_PER_NEED,
+        version=version,
+        kind=ObjectKind.CAPABILITY,
+        query=doc,
+        qvec=qvec,
+        limit=CAPABILITIES_PER_NEED,
         filters=engine.Filters(exclude_ids=tuple(sorted(rejected_caps))),
     )
     return results, capabilities
 
 
-def build_matches(need: Need, doc: MatchDoc, candidates: Sequence[engine.Candidate], model_version: str) -> list[Match]:
+def build_matches(
+    need: Need, doc: MatchDoc, candidates: Sequence[engine.Candidate], model_version: str
+) -> list[Match]:
     codes = set(doc.field_codes)
     for candidate in candidates:
         codes.update(candidate.doc.field_codes)
     names = engine.field_names(codes | {c.split(".")[0] for c in codes})
     rows = []
     for rank, candidate in enumerate(candidates, start=1):
-        components = {**candidate.components, "dense_cosine": candidate.dense, "bm25": candidate.lexical,
-                      "fused": candidate.fused}
+        components = {
+            **candidate.components,
+            "dense_cosine": candidate.dense,
+            "bm25": candidate.lexical,
+            "fused": candidate.fused,
+        }
         rows.append(
             Match(
                 need=need,
                 result_id=candidate.object_id if candidate.kind == ObjectKind.RESULT else None,
-                capability_id=candidate.object_id if candidate.kind == ObjectKind.CAPABILITY else None,
+                capability_id=candidate.object_id
+                if candidate.kind == ObjectKind.CAPABILITY
+                else None,
                 score=round(candidate.score, 6),
                 components={k: round(v, 6) for k, v in components.items()},
                 explanation=explain.explain(doc, candidate.doc, candidate.components, names),
@@ -159,7 +181,8 @@ def store_matches(*, need: Need, rows: Iterable[Match]) -> list[Match]:
             continue
         keep.add(current.pk)
         changed = [
-            name for name in ("score", "components", "explanation", "model_version", "rank")
+            name
+            for name in ("score", "components", "explanation", "model_version", "rank")
             if getattr(current, name) != getattr(row, name)
         ]
         for name in changed:
@@ -181,14 +204,15 @@ def _notify(matches: Sequence[Match]) -> None:
 
 
 def needs_to_rematch() -> Iterable[int]:
-    return Need.objects.filter(status__in=Need.OPEN_STATUSES).order_by("pk").values_list("pk", flat=True)
+    return (
+        Need.objects.filter(status__in=Need.OPEN_STATUSES)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
 
 
 def matched_pairs(need: Need) -> set[tuple[int | None, int | None]]:
     return set(Match.objects.filter(need=need).values_list("result_id", "capability_id"))
-
-
-
 
 
 def rank_text(
@@ -215,7 +239,9 @@ def rank_text(
     version = indexing.serving_version()
     qvec = query_vector(version, doc)
     filters = engine.Filters(field_code=field, region=region, trl_min=trl_min)
-    ranked = engine.rank(version=version, kind=ObjectKind.RESULT, query=doc, qvec=qvec, limit=limit, filters=filters)
+    ranked = engine.rank(
+        version=version, kind=ObjectKind.RESULT, query=doc, qvec=qvec, limit=limit, filters=filters
+    )
     codes = set(doc.field_codes) | {c for cand in ranked for c in cand.doc.field_codes}
     names = engine.field_names(codes | {c.split(".")[0] for c in codes})
     return [(c, explain.explain(doc, c.doc, c.components, names)) for c in ranked]

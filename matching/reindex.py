@@ -42,7 +42,11 @@ def index_kind(kind: str, *, batch_size: int = 64, progress: Progress | None = N
     computed = 0
     for done, batch in enumerate(_batches(ids, batch_size), start=1):
         objects = load_objects(kind, batch)
-        docs = [doc_for(kind, objects[i]) for i in batch if i in objects and is_matchable(kind, objects[i])]
+        docs = [
+            doc_for(kind, objects[i])
+            for i in batch
+            if i in objects and is_matchable(kind, objects[i])
+        ]
         computed += indexing.index_docs(kind, docs, batch_size=32)
         if progress:
             progress(f"index {kind}", min(done * batch_size, len(ids)), len(ids))
@@ -79,8 +83,13 @@ def rematch_all(*, progress: Progress | None = None) -> int:
     return len(ids)
 
 
-def reindex(*, kinds: Iterable[str] = tuple(ObjectKind.values), batch_size: int = 64, match: bool = True,
-            progress: Progress | None = None) -> dict:
+def reindex(
+    *,
+    kinds: Iterable[str] = tuple(ObjectKind.values),
+    batch_size: int = 64,
+    match: bool = True,
+    progress: Progress | None = None,
+) -> dict:
     computed = {kind: index_kind(kind, batch_size=batch_size, progress=progress) for kind in kinds}
     activated = complete_building_version()
     matched = rematch_all(progress=progress) if match else 0

@@ -21,7 +21,9 @@ def index_and_match(kind: str, object_id: int) -> dict:
     return pipeline.index_and_match(kind=kind, object_id=object_id)
 
 
-@shared_task(acks_late=True, name="matching.reindex_all", time_limit=3 * 3600, soft_time_limit=3 * 3600 - 60)
+@shared_task(
+    acks_late=True, name="matching.reindex_all", time_limit=3 * 3600, soft_time_limit=3 * 3600 - 60
+)
 def reindex_all() -> dict:
     """Rebuild indexes and matches (after loading data, or to switch to a new model)."""
     from matching.reindex import reindex

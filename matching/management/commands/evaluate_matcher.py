@@ -21,8 +21,14 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--data", required=True, help="directory with demands/results/qrels .jsonl")
-        parser.add_argument("--model", default=None, help="embedding model name or directory (default: MATCHER_MODEL)")
+        parser.add_argument(
+            "--data", required=True, help="directory with demands/results/qrels .jsonl"
+        )
+        parser.add_argument(
+            "--model",
+            default=None,
+            help="embedding model name or directory (default: MATCHER_MODEL)",
+        )
         parser.add_argument("--batch-size", type=int, default=32)
 
     def handle(self, *args, data: str, model: str | None, batch_size: int, **options):
@@ -32,11 +38,17 @@ class Command(BaseCommand):
                 raise CommandError(f"{directory / name} is missing")
         started = time.perf_counter()
         demands, results, qrels = load_split(directory)
-        result_texts = [result_text(r.get("title"), r.get("abstract"), r.get("keywords")) for r in results]
+        result_texts = [
+            result_text(r.get("title"), r.get("abstract"), r.get("keywords")) for r in results
+        ]
         demand_texts = [demand_text(d.get("title"), d.get("description")) for d in demands]
         self._log(f"{len(demands)} demands × {len(results)} results; encoding…")
-        r_vecs = embedding.encode(result_texts, model_name=model, kind="document", batch_size=batch_size)
-        q_vecs = embedding.encode(demand_texts, model_name=model, kind="query", batch_size=batch_size)
+        r_vecs = embedding.encode(
+            result_texts, model_name=model, kind="document", batch_size=batch_size
+        )
+        q_vecs = embedding.encode(
+            demand_texts, model_name=model, kind="query", batch_size=batch_size
+        )
         encoded = time.perf_counter()
         self._log(f"encoded in {encoded - started:.1f} s; ranking…")
 
@@ -44,10 +56,16 @@ class Command(BaseCommand):
         result_fields = [r.get("field") for r in results]
 
         def field_fits(field: str | None, candidates: list[int]) -> dict[str, np.ndarray]:
-            return {"field": np.asarray([ranking.field_fit(field, result_fields[c]) for c in candidates])}
+            return {
+                "field": np.asarray(
+                    [ranking.field_fit(field, result_fields[c]) for c in candidates]
+                )
+            }
 
         rankings = {
-            demand["id"]: pool.rank(demand_texts[i], q_vecs[i], structured=partial(field_fits, demand.get("field")))
+            demand["id"]: pool.rank(
+                demand_texts[i], q_vecs[i], structured=partial(field_fits, demand.get("field"))
+            )
             for i, demand in enumerate(demands)
         }
         metrics = compute_metrics(rankings, qrels)

@@ -12,7 +12,9 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--kinds", default=",".join(ObjectKind.values), help="need,result,capability")
+        parser.add_argument(
+            "--kinds", default=",".join(ObjectKind.values), help="need,result,capability"
+        )
         parser.add_argument("--batch-size", type=int, default=64)
         parser.add_argument("--no-match", action="store_true", help="only rebuild the indexes")
 
