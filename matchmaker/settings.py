@@ -135,8 +135,10 @@ CELERY_BEAT_SCHEDULE: dict = {
     "challenges-remind-deadlines": {"task": "challenges.remind_bid_deadlines", "schedule": 3600.0},
 }
 # Notifications (the email outbox of the notifications app).
-# A global floor under every user's own minimum score for match emails.
-NOTIFICATION_MIN_SCORE = env_float("NOTIFICATION_MIN_SCORE", 0.0)
+# A global floor under every user's own minimum score for match emails. A match score of 0.5 means
+# the fused score is two pool standard deviations above a typical candidate (matching/engine.py,
+# display_score): weaker pairings are shown on the pages but do not email anyone.
+NOTIFICATION_MIN_SCORE = env_float("NOTIFICATION_MIN_SCORE", 0.5)
 NOTIFICATION_MATCHES_PER_EMAIL = env_int("NOTIFICATION_MATCHES_PER_EMAIL", 5)
 # Temporary SMTP failures (4xx, refused, timeout) are retried with exponential backoff (jittered,
 # capped) up to this many attempts; permanent ones (5xx) are not retried.
