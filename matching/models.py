@@ -530,6 +530,9 @@ class Embedding(models.Model):
             ),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.object_id} @ v{self.version_id}"
+
 
 class LexicalDocument(models.Model):
     """Tokens of one object for BM25; document frequencies come from the GIN index on ``tokens``."""
@@ -551,6 +554,9 @@ class LexicalDocument(models.Model):
             # matching.lexical_store: candidate retrieval (tokens && query) and document frequencies.
             GinIndex(fields=["tokens"], name="lexical_tokens_gin"),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.object_id} ({self.length} tokens)"
 
 
 class Match(models.Model):
@@ -638,6 +644,9 @@ class MatchFeedback(models.Model):
             models.UniqueConstraint(fields=["match", "organization"], name="match_feedback_unique"),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.get_verdict_display()} — {self.match}"
+
 
 class LexicalTerm(models.Model):
     """Document frequency of a token among one kind's lexical documents, kept up to date by
@@ -651,3 +660,6 @@ class LexicalTerm(models.Model):
         verbose_name = _("词项")
         verbose_name_plural = _("词项")
         constraints = [models.UniqueConstraint(fields=["kind", "term"], name="lexical_term_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.term} df={self.df}"

@@ -18,6 +18,11 @@ from matching import engine, lexical
 from matching.indexing import tokens_for
 
 
+def _md5(value) -> str:
+    # Not for security: the same pseudo-random order as PostgreSQL's md5(object_id::text).
+    return hashlib.md5(str(value).encode(), usedforsecurity=False).hexdigest()
+
+
 class OfflinePool:
     def __init__(self, ids: Sequence[str], texts: Sequence[str], vectors: np.ndarray):
         self.ids = list(ids)
@@ -29,9 +34,7 @@ class OfflinePool:
             for term in set(tokens):
                 self.postings.setdefault(term, []).append(i)
         # The service samples the pool in md5(object_id) order; the same rule here.
-        order = sorted(
-            range(len(self.ids)), key=lambda i: hashlib.md5(str(self.ids[i]).encode()).hexdigest()
-        )  # noqa: S324
+        order = sorted(range(len(self.ids)), key=lambda i: _md5(self.ids[i]))
         self.sample = order[: engine.POOL_SAMPLE_SIZE]
         self.sample_corpus = lexical.Bm25Corpus([self.tokens[i] for i in self.sample])
 

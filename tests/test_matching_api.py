@@ -97,18 +97,24 @@ def test_adhoc_match_ranks_published_results(client, matched):
 def test_adhoc_match_validates_input(client, matched):
     _results, _needs, lab_user = matched
     client.force_login(lab_user)
-    response = client.post("/api/v1/match/", {"text": "", "trl_min": 12}, content_type="application/json")
+    response = client.post(
+        "/api/v1/match/", {"text": "", "trl_min": 12}, content_type="application/json"
+    )
     assert response.status_code == 400
     assert {"text", "trl_min"} <= set(response.json())
 
 
-def test_feedback_not_relevant_requires_reason_then_drops_pair(client, matched, django_capture_on_commit_callbacks):
+def test_feedback_not_relevant_requires_reason_then_drops_pair(
+    client, matched, django_capture_on_commit_callbacks
+):
     results, needs, _lab = matched
     need = needs["public"]
     match = Match.objects.get(need=need, result=results[0])
     client.force_login(need.created_by)
     response = client.post(
-        f"/api/v1/matches/{match.pk}/feedback/", {"verdict": "not_relevant"}, content_type="application/json"
+        f"/api/v1/matches/{match.pk}/feedback/",
+        {"verdict": "not_relevant"},
+        content_type="application/json",
     )
     assert response.status_code == 400 and "reason" in response.json()
     assert not MatchFeedback.objects.exists()
@@ -129,7 +135,9 @@ def test_outsider_cannot_give_feedback(client, matched):
     match = Match.objects.get(need=needs["public"], result=results[0])
     client.force_login(MembershipFactory().user)
     response = client.post(
-        f"/api/v1/matches/{match.pk}/feedback/", {"verdict": "interested"}, content_type="application/json"
+        f"/api/v1/matches/{match.pk}/feedback/",
+        {"verdict": "interested"},
+        content_type="application/json",
     )
     assert response.status_code == 404
     assert not MatchFeedback.objects.exists()
@@ -140,7 +148,9 @@ def test_lab_cannot_give_feedback_on_a_private_need_match(client, matched):
     match = Match.objects.get(need=needs["private"], result=results[0])
     client.force_login(lab_user)
     response = client.post(
-        f"/api/v1/matches/{match.pk}/feedback/", {"verdict": "interested"}, content_type="application/json"
+        f"/api/v1/matches/{match.pk}/feedback/",
+        {"verdict": "interested"},
+        content_type="application/json",
     )
     assert response.status_code == 404
 

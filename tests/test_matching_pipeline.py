@@ -5,7 +5,15 @@ from __future__ import annotations
 import pytest
 
 from matching import engine, pipeline
-from matching.models import Embedding, LexicalDocument, LexicalTerm, Match, MatchFeedback, Need, Result
+from matching.models import (
+    Embedding,
+    LexicalDocument,
+    LexicalTerm,
+    Match,
+    MatchFeedback,
+    Need,
+    Result,
+)
 from tests.factories import NeedFactory, ResultFactory
 
 pytestmark = pytest.mark.django_db
@@ -19,11 +27,31 @@ def _fresh_pool_samples():
 
 
 RESULTS = [
-    ("单晶高镍正极表面包覆改性技术", "采用原子层沉积在单晶高镍颗粒表面包覆氧化铝，45℃循环1500次容量保持率达85%。", ["高镍正极", "包覆"]),
-    ("耐高温锂电池隔膜涂覆工艺", "陶瓷涂覆聚乙烯隔膜，150℃热收缩率小于2%，已在中试线验证。", ["隔膜", "陶瓷涂覆"]),
-    ("果园喷药无人机路径规划", "基于激光雷达点云的果树冠层识别，实现变量喷药，节药30%。", ["植保无人机", "变量喷药"]),
-    ("城市污水厌氧氨氧化脱氮工艺", "主流厌氧氨氧化工艺，总氮去除率85%，能耗降低40%。", ["厌氧氨氧化", "脱氮"]),
-    ("工业机器人视觉引导抓取系统", "深度学习位姿估计，无序抓取成功率99%，节拍3秒。", ["机器视觉", "抓取"]),
+    (
+        "单晶高镍正极表面包覆改性技术",
+        "采用原子层沉积在单晶高镍颗粒表面包覆氧化铝，45℃循环1500次容量保持率达85%。",
+        ["高镍正极", "包覆"],
+    ),
+    (
+        "耐高温锂电池隔膜涂覆工艺",
+        "陶瓷涂覆聚乙烯隔膜，150℃热收缩率小于2%，已在中试线验证。",
+        ["隔膜", "陶瓷涂覆"],
+    ),
+    (
+        "果园喷药无人机路径规划",
+        "基于激光雷达点云的果树冠层识别，实现变量喷药，节药30%。",
+        ["植保无人机", "变量喷药"],
+    ),
+    (
+        "城市污水厌氧氨氧化脱氮工艺",
+        "主流厌氧氨氧化工艺，总氮去除率85%，能耗降低40%。",
+        ["厌氧氨氧化", "脱氮"],
+    ),
+    (
+        "工业机器人视觉引导抓取系统",
+        "深度学习位姿估计，无序抓取成功率99%，节拍3秒。",
+        ["机器视觉", "抓取"],
+    ),
 ]
 
 
@@ -69,17 +97,29 @@ def test_index_skips_unchanged_content_and_reembeds_changed():
 
 def test_match_task_is_idempotent():
     results = make_results()
-    need = NeedFactory(title="电池隔膜高温收缩", description="隔膜在130℃以上收缩导致短路，需要耐热隔膜方案。")
+    need = NeedFactory(
+        title="电池隔膜高温收缩", description="隔膜在130℃以上收缩导致短路，需要耐热隔膜方案。"
+    )
     index_all(results, need)
-    before = list(Match.objects.filter(need=need).order_by("pk").values_list("pk", "result_id", "capability_id", "score"))
+    before = list(
+        Match.objects.filter(need=need)
+        .order_by("pk")
+        .values_list("pk", "result_id", "capability_id", "score")
+    )
     pipeline.index_and_match(kind="need", object_id=need.pk)
-    after = list(Match.objects.filter(need=need).order_by("pk").values_list("pk", "result_id", "capability_id", "score"))
+    after = list(
+        Match.objects.filter(need=need)
+        .order_by("pk")
+        .values_list("pk", "result_id", "capability_id", "score")
+    )
     assert before == after and before
 
 
 def test_withdrawn_result_leaves_the_pool_and_its_matches():
     results = make_results()
-    need = NeedFactory(title="电池隔膜高温收缩", description="隔膜在130℃以上收缩导致短路，需要耐热隔膜方案。")
+    need = NeedFactory(
+        title="电池隔膜高温收缩", description="隔膜在130℃以上收缩导致短路，需要耐热隔膜方案。"
+    )
     index_all(results, need)
     separator = results[1]
     assert Match.objects.filter(need=need, result=separator).exists()
@@ -101,12 +141,17 @@ def test_document_frequencies_follow_documents():
 
 def test_rejected_pair_drops_out_of_the_need_matches():
     results = make_results()
-    need = NeedFactory(title="电池隔膜高温收缩", description="隔膜在130℃以上收缩导致短路，需要耐热隔膜方案。")
+    need = NeedFactory(
+        title="电池隔膜高温收缩", description="隔膜在130℃以上收缩导致短路，需要耐热隔膜方案。"
+    )
     index_all(results, need)
     match = Match.objects.filter(need=need, result__isnull=False).order_by("-score").first()
     MatchFeedback.objects.create(
-        match=match, organization=need.organization, user=need.created_by,
-        verdict=MatchFeedback.Verdict.NOT_RELEVANT, reason=MatchFeedback.Reason.WRONG_FIELD,
+        match=match,
+        organization=need.organization,
+        user=need.created_by,
+        verdict=MatchFeedback.Verdict.NOT_RELEVANT,
+        reason=MatchFeedback.Reason.WRONG_FIELD,
     )
     pipeline.index_and_match(kind="need", object_id=need.pk)
     ranked = pipeline.rank_for_need(need)[0]
@@ -115,7 +160,10 @@ def test_rejected_pair_drops_out_of_the_need_matches():
 
 def test_new_result_is_matched_to_existing_open_need():
     results = make_results()
-    need = NeedFactory(title="污水脱氮能耗高", description="市政污水厂总氮不达标，曝气能耗占比高，希望引入低能耗脱氮工艺。")
+    need = NeedFactory(
+        title="污水脱氮能耗高",
+        description="市政污水厂总氮不达标，曝气能耗占比高，希望引入低能耗脱氮工艺。",
+    )
     index_all(results[:3], need)
     assert not Match.objects.filter(need=need, result=results[3]).exists()
     pipeline.index_and_match(kind="result", object_id=results[3].pk)
@@ -126,7 +174,9 @@ def test_private_need_explanation_has_a_public_part_without_its_text():
     results = make_results()
     secret = "独家配方代号X-17的烧结曲线"
     need = NeedFactory(
-        title="正极材料循环寿命", summary="提升正极材料寿命", confidentiality=Need.Confidentiality.SUMMARY,
+        title="正极材料循环寿命",
+        summary="提升正极材料寿命",
+        confidentiality=Need.Confidentiality.SUMMARY,
         description=f"我司{secret}导致高镍正极循环衰减，需要包覆改性。",
     )
     index_all(results, need)

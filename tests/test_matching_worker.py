@@ -28,7 +28,9 @@ def test_published_need_gets_matches_from_the_worker(celery_worker_process):
     results = make_results()
     for result in results:
         pipeline.index_and_match(kind="result", object_id=result.pk)
-    need = NeedFactory(title="电池隔膜高温收缩", description="隔膜在130℃以上收缩导致短路，需要耐热隔膜方案。")
+    need = NeedFactory(
+        title="电池隔膜高温收缩", description="隔膜在130℃以上收缩导致短路，需要耐热隔膜方案。"
+    )
     index_and_match.delay("need", need.pk)
     assert wait_for(lambda: Match.objects.filter(need=need).exists())
     top = Match.objects.filter(need=need).order_by("-score").first()
@@ -40,7 +42,9 @@ def test_worker_killed_mid_task_loses_nothing(celery_worker_process, settings):
     results = make_results()
     for result in results:
         pipeline.index_and_match(kind="result", object_id=result.pk)
-    need = NeedFactory(title="三元电池高温循环衰减快", description="NCM811电芯45℃循环衰减，需要正极包覆改性。")
+    need = NeedFactory(
+        title="三元电池高温循环衰减快", description="NCM811电芯45℃循环衰减，需要正极包覆改性。"
+    )
     celery_worker_process.stop()
 
     index_and_match.delay("need", need.pk)
