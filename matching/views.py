@@ -1,7 +1,8 @@
 """Pages for needs (需求清单), results (科技成果), capability profiles and the organization dashboard.
 
-Thin views: parse with ``matching.forms``, read through ``matching.selectors`` /
-``matching.web_selectors`` (which apply the confidentiality rules), write through ``matching.services``.
+Thin views: parse with ``matching.forms``, read through ``matching.selectors`` (home of the
+confidentiality rules) / ``matching.web_selectors`` (lists built on them), write through
+``matching.services``.
 """
 
 from __future__ import annotations
@@ -168,7 +169,9 @@ def _csv_cell(value) -> str:
 
 
 def need_export(request):
-    """The filtered need list as CSV; summary-only needs carry only their public columns."""
+    """The filtered need list as CSV. A need the viewer sees only by summary carries only what a
+    summary shows (title, field, region, status, public summary; "摘要公开" as its 公开方式), as in
+    the API export: no organization, no publication date, none of the full-text columns."""
     form = ListFilterForm(request.GET or None)
     needs = ws.need_list_for_viewer(user=request.user, filters=_filters(form)).prefetch_related(
         Prefetch("indicators", queryset=NeedIndicator.objects.order_by("position", "id"))
@@ -205,18 +208,20 @@ def need_export(request):
             _("链接"),
         ]
     )
+    summary_label = Need.Confidentiality.SUMMARY.label
     for need in needs:
+        full_text = need.full_text
         public = [
             need.uuid,
             need.title,
-            need.organization.name,
+            need.organization.name if full_text else "",
             need.field,
             need.region or "",
             need.get_status_display(),
-            need.get_confidentiality_display(),
+            need.get_confidentiality_display() if full_text else summary_label,
             need.summary,
         ]
-        if need.full_text:
+        if full_text:
             full = [
                 need.description,
                 need.scenario,
@@ -232,10 +237,10 @@ def need_export(request):
             ]
         else:
             full = [""] * 11
-        tail = [
-            timezone.localtime(need.published_at).strftime("%Y-%m-%d") if need.published_at else "",
-            request.build_absolute_uri(need.get_absolute_url()),
-        ]
+        published = ""
+        if full_text and need.published_at:
+            published = timezone.localtime(need.published_at).strftime("%Y-%m-%d")
+        tail = [published, request.build_absolute_uri(need.get_absolute_url())]
         writer.writerow([_csv_cell(v) for v in public + full + tail])
     return response
 

@@ -1,9 +1,11 @@
 """Reads behind the web pages: lists, search, export, dashboards, attachments.
 
-The need list is ``need_visibility`` as a queryset: every row carries ``full_text`` (the viewer sees
-it in full) and the rows are exactly the listed needs the viewer sees at least by summary. Conditions
-on confidential columns (description, scenario, budget, TRL, cooperation modes) only ever match rows
-with ``full_text``, so neither search nor filters reveal what a summary-only need says.
+The need list is ``matching.selectors.need_queryset_for_viewer`` (the confidentiality rules as a
+queryset) limited to listed statuses: every row carries ``full_text`` (the viewer sees it in full)
+and the rows are exactly the listed needs the viewer sees at least by summary. Conditions on columns
+a summary-only viewer may not read (description, scenario, indicators, industry chain, organization,
+budget, TRL, cooperation modes) only ever match rows with ``full_text``, so neither search nor
+filters reveal them.
 """
 
 from __future__ import annotations
@@ -11,24 +13,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import (
-    BooleanField,
-    Count,
-    Exists,
-    ExpressionWrapper,
-    F,
-    Func,
-    OuterRef,
-    Q,
-    QuerySet,
-    Value,
-)
+from django.db.models import Count, F, Func, Q, QuerySet
 from django.db.models.functions import Coalesce
 from django.http import Http404
 
 from accounts.models import Organization
 from matching.models import Attachment, CapabilityProfile, Need, NeedAccess, Result
-from matching.selectors import NeedVisibility, _member_org_ids, need_visibility
+from matching.selectors import (
+    NEED_RELATED,
+    NeedVisibility,
+    member_org_ids,
+    need_full_text_q,
+    need_queryset_for_viewer,
+    need_visibility,
+)
 
 # TRL stages as the industry names them (matching.models.trl_stage).
 STAGES = {
@@ -37,10 +35,6 @@ STAGES = {
     "pilot": (6, 7),
     "industrial": (8, 9),
 }
-
-
-def member_org_ids(user) -> set[int]:
-    return _member_org_ids(user)
 
 
 def user_organizations(*, user, kind: str | None = None) -> QuerySet[Organization]:
@@ -97,31 +91,11 @@ def need_list_for_viewer(*, user, filters: ListFilters | None = None) -> QuerySe
     newest first, each annotated with ``full_text``. Private needs appear only to their own
     organization and staff; drafts and withdrawn needs never (the dashboard shows those)."""
     filters = filters or ListFilters()
-    qs = Need.objects.filter(status__in=Need.LISTED_STATUSES).select_related(
-        "organization", "field", "field__parent", "region"
+    qs = (
+        need_queryset_for_viewer(user=user)
+        .filter(status__in=Need.LISTED_STATUSES)
+        .select_related(*NEED_RELATED)
     )
-    if user is not None and user.is_authenticated and user.is_staff:
-        qs = qs.annotate(full_text=Value(True, output_field=BooleanField()))
-    else:
-        org_ids = member_org_ids(user)
-        granted = Exists(
-            NeedAccess.objects.filter(
-                need=OuterRef("pk"),
-                organization_id__in=org_ids,
-                status=NeedAccess.Status.APPROVED,
-                terms_accepted_at__isnull=False,
-            )
-        )
-        full = Q(confidentiality=Need.Confidentiality.PUBLIC)
-        if org_ids:
-            full |= Q(organization_id__in=org_ids) | (
-                Q(confidentiality=Need.Confidentiality.SUMMARY) & granted
-            )
-        qs = qs.filter(
-            Q(confidentiality__in=[Need.Confidentiality.PUBLIC, Need.Confidentiality.SUMMARY])
-            | Q(organization_id__in=org_ids)
-        ).annotate(full_text=ExpressionWrapper(full, output_field=BooleanField()))
-
     if filters.open_only:
         qs = qs.filter(status__in=Need.OPEN_STATUSES)
     if filters.field:
@@ -129,23 +103,22 @@ def need_list_for_viewer(*, user, filters: ListFilters | None = None) -> QuerySe
     if filters.region:
         qs = qs.filter(region_id=filters.region)
     for term in _terms(filters.q):
+        # What a summary-only viewer sees; anything else matches only needs seen in full.
         public = (
-            Q(title__icontains=term)
-            | Q(summary__icontains=term)
-            | Q(field__name__icontains=term)
-            | Q(organization__name__icontains=term)
-            | Q(industry_chain__icontains=term)
+            Q(title__icontains=term) | Q(summary__icontains=term) | Q(field__name__icontains=term)
         )
         confidential = (
             Q(description__icontains=term)
             | Q(scenario__icontains=term)
             | Q(indicators__name__icontains=term)
+            | Q(industry_chain__icontains=term)
+            | Q(organization__name__icontains=term)
         )
         matching_ids = Need.objects.filter(confidential).values("pk")
-        qs = qs.filter(public | (Q(full_text=True) & Q(pk__in=matching_ids)))
+        qs = qs.filter(public | (need_full_text_q() & Q(pk__in=matching_ids)))
     if filters.touches_confidential:
         # TRL, cooperation modes and budget are part of the full text.
-        qs = qs.filter(full_text=True)
+        qs = qs.filter(need_full_text_q())
         bounds = _trl_bounds(filters)
         if bounds:
             qs = qs.filter(trl_min__gte=bounds[0], trl_min__lte=bounds[1])

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import io
-import itertools
 from dataclasses import dataclass
 
 import pytest
@@ -14,9 +13,7 @@ from rest_framework.test import APIClient
 
 from accounts.models import Membership
 from accounts.services import api_token_create, api_token_revoke
-from matching.api.selectors import need_queryset_for_viewer
 from matching.models import Need, NeedAccess
-from matching.selectors import need_visibility
 from tests.factories import (
     FieldFactory,
     MembershipFactory,
@@ -232,48 +229,6 @@ def test_staff_sees_everything(world):
     )
     export = client.get("/api/v1/needs/export.csv").content.decode("utf-8-sig")
     assert SECRET_PRIVATE in export and SECRET_SUMMARY in export and "草稿需求" in export
-
-
-def test_queryset_rules_equal_need_visibility_for_every_combination(cast):
-    """The SQL version of the rules agrees with ``need_visibility`` everywhere."""
-    field = FieldFactory()
-    third = OrganizationFactory(kind="institution")
-    viewers = {
-        "owner": cast.owner,
-        "outsider": cast.outsider,
-        "third": MembershipFactory(organization=third).user,
-        "staff": UserFactory(is_staff=True),
-        "no_org": UserFactory(),
-    }
-    needs = []
-    access_states = [None, "requested", "approved_no_terms", "approved", "rejected"]
-    for status, conf, access in itertools.product(
-        Need.Status.values, Need.Confidentiality.values, access_states
-    ):
-        need = NeedFactory(
-            organization=cast.org,
-            created_by=cast.owner,
-            field=field,
-            status=status,
-            confidentiality=conf,
-            summary="摘要",
-        )
-        if access:
-            NeedAccess.objects.create(
-                need=need,
-                organization=third,
-                status="approved" if access.startswith("approved") else access,
-                terms_accepted_at=None if access == "approved_no_terms" else timezone.now(),
-            )
-        needs.append(need)
-    for name, user in viewers.items():
-        annotated = {
-            n.pk: n.viewer_visibility
-            for n in need_queryset_for_viewer(user=user).filter(pk__in=[n.pk for n in needs])
-        }
-        for need in needs:
-            expected = int(need_visibility(need=need, user=user))
-            assert annotated.get(need.pk, 0) == expected, (name, need.status, need.confidentiality)
 
 
 # --- writes -----------------------------------------------------------------------------------------

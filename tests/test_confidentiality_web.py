@@ -8,19 +8,23 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 from dataclasses import dataclass
+from datetime import datetime
 
 import pytest
 from django.contrib.auth.models import AnonymousUser
 from django.urls import reverse
 from django.utils import timezone
+from rest_framework.test import APIClient
 
 from accounts.models import Membership, Organization
 from matching import services
 from matching import web_selectors as ws
 from matching.models import Match, Need, NeedAccess
-from matching.selectors import NeedVisibility, need_visibility
+from matching.selectors import NeedVisibility, need_queryset_for_viewer, need_visibility
 from tests.factories import (
+    FieldFactory,
     MembershipFactory,
     NeedFactory,
     OrganizationFactory,
@@ -158,6 +162,68 @@ def login(client, world: World, viewer: str):
 # --- the selectors agree with need_visibility ------------------------------------------------------
 
 
+ACCESS_STATES = [None] + [
+    (status, accepted) for status in NeedAccess.Status.values for accepted in (False, True)
+]
+
+
+def test_need_queryset_agrees_with_need_visibility_for_every_combination(cast):
+    """``need_queryset_for_viewer`` (the rules as SQL, behind every list, search and export) gives
+    each need exactly ``need_visibility`` (the rules per object), for every status,
+    confidentiality, access state of a third organization, and viewer, at every ``minimum``."""
+    field = FieldFactory()
+    third = OrganizationFactory(kind=Organization.Kind.INSTITUTION)
+    third_and_other = MembershipFactory(organization=third).user
+    MembershipFactory(user=third_and_other, organization=cast.other_org)
+    staff_member = UserFactory(is_staff=True)
+    MembershipFactory(user=staff_member, organization=third)
+    viewers = {
+        "none": None,
+        "anonymous": AnonymousUser(),
+        "owner": cast.owner,
+        "member": cast.member,
+        "outsider": cast.outsider,
+        "third": MembershipFactory(organization=third).user,
+        "third_and_other": third_and_other,
+        "staff": UserFactory(is_staff=True),
+        "staff_member": staff_member,
+        "no_org": UserFactory(),
+    }
+    needs = []
+    for status, conf, access in itertools.product(
+        Need.Status.values, Need.Confidentiality.values, ACCESS_STATES
+    ):
+        need = NeedFactory(
+            organization=cast.org,
+            created_by=cast.owner,
+            field=field,
+            status=status,
+            confidentiality=conf,
+            summary="摘要",
+        )
+        if access:
+            access_status, accepted = access
+            NeedAccess.objects.create(
+                need=need,
+                organization=third,
+                status=access_status,
+                terms_accepted_at=timezone.now() if accepted else None,
+            )
+        needs.append(need)
+    pks = [n.pk for n in needs]
+    for name, user in viewers.items():
+        expected = {n.pk: need_visibility(need=n, user=user) for n in needs}
+        for minimum in NeedVisibility:
+            rows = need_queryset_for_viewer(user=user, minimum=minimum).filter(pk__in=pks)
+            got = {n.pk: (n.viewer_visibility, n.full_text) for n in rows}
+            want = {
+                pk: (int(level), level == FULL)
+                for pk, level in expected.items()
+                if level >= minimum
+            }
+            assert got == want, (name, minimum)
+
+
 @pytest.mark.parametrize("viewer", VIEWERS)
 def test_list_annotation_agrees_with_need_visibility(world, viewer):
     user = world.users[viewer] or AnonymousUser()
@@ -265,6 +331,90 @@ def test_csv_export_respects_confidentiality(client, world, viewer):
             assert row["预算上限（万元）"] == row["技术指标"] == ""
             assert SECRETS[kind] not in text
             assert SUMMARY_PHONE not in text
+
+
+SUMMARY_ONLY_ORG = "庚保密企业"
+SUMMARY_ONLY_DATE = "2021-03-04"
+
+
+@pytest.mark.parametrize("viewer", ["anonymous", "outsider", "invited", "approved"])
+def test_summary_only_need_shows_the_same_fields_on_every_path(client, world, cast, viewer):
+    """Seen only by summary, a need shows title, field, region, public summary and status on the
+    web list, detail page, front page, web CSV, API detail and API CSV alike: not its organization,
+    nor its publication date, nor more of its confidentiality than "摘要公开". Seen in full (the
+    approved party), it shows them."""
+    enterprise = OrganizationFactory(name=SUMMARY_ONLY_ORG)
+    need = NeedFactory(
+        organization=enterprise,
+        title="摘要可见需求标题",
+        summary="只公开这段摘要",
+        confidentiality=Need.Confidentiality.SUMMARY,
+        published_at=timezone.make_aware(datetime(2021, 3, 4, 12, 0)),
+    )
+    approved_org = Membership.objects.get(user=world.users["approved"]).organization
+    NeedAccess.objects.create(
+        need=need,
+        organization=approved_org,
+        status=NeedAccess.Status.APPROVED,
+        terms_accepted_at=timezone.now(),
+    )
+    user = world.users[viewer]
+    full = need_visibility(need=need, user=user or AnonymousUser()) == FULL
+    assert full is (viewer == "approved")
+    login(client, world, viewer)
+
+    pages = {
+        "list": client.get(reverse("matching:need-list")).content.decode(),
+        "detail": client.get(need.get_absolute_url()).content.decode(),
+    }
+    for name, html in pages.items():
+        assert need.title in html and need.summary in html, name
+        assert (SUMMARY_ONLY_ORG in html) is full, name
+        assert (SUMMARY_ONLY_DATE in html) is full, name
+    # The front page shows what anyone may see, to everyone.
+    home = client.get("/").content.decode()
+    assert need.title in home and SUMMARY_ONLY_ORG not in home
+    # Nor does a search by the organization's name find it.
+    found = client.get(reverse("matching:need-list"), {"q": SUMMARY_ONLY_ORG}).content.decode()
+    assert (need.get_absolute_url() in found) is full
+
+    text, rows = export_rows(client)
+    row = {r["编号"]: r for r in rows}[str(need.uuid)]
+    assert (row["需求名称"], row["公开摘要"], row["状态"]) == (
+        need.title,
+        need.summary,
+        need.get_status_display(),
+    )
+    assert row["公开方式"] == "摘要公开"
+    if full:
+        assert row["发布机构"] == SUMMARY_ONLY_ORG and row["发布时间"] == SUMMARY_ONLY_DATE
+    else:
+        assert row["发布机构"] == row["发布时间"] == ""
+        assert SUMMARY_ONLY_ORG not in text and SUMMARY_ONLY_DATE not in text
+
+    if user is None:
+        return  # the API has no anonymous access
+    api = APIClient()
+    api.force_authenticate(user)
+    detail = api.get(f"/api/v1/needs/{need.uuid}/")
+    assert detail.status_code == 200
+    if full:
+        assert detail.json()["organization"]["name"] == SUMMARY_ONLY_ORG
+    else:
+        assert set(detail.json()) == {
+            "uuid",
+            "visibility",
+            "title",
+            "field",
+            "region",
+            "summary",
+            "status",
+        }
+    api_text = api.get("/api/v1/needs/export.csv").content.decode("utf-8-sig")
+    api_row = {r["uuid"]: r for r in csv.DictReader(io.StringIO(api_text))}[str(need.uuid)]
+    assert api_row["发布机构"] == (SUMMARY_ONLY_ORG if full else "")
+    assert api_row["发布时间"].startswith(SUMMARY_ONLY_DATE) is full
+    assert (SUMMARY_ONLY_ORG in api_text) is full
 
 
 def test_csv_cells_cannot_start_a_formula(client, cast):

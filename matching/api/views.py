@@ -1,9 +1,10 @@
 """REST API of needs (需求), results (成果) and capability profiles (研发能力), keyed by uuid.
 
-Reads go through ``matching.api.selectors`` (the confidentiality rules of
-``matching.selectors.need_visibility`` as a queryset), writes through ``matching.services``. A need
-the caller may not know about is absent from lists and 404 on detail; a summary-public need shows
-strangers its summary fields only. Writing to a visible record of another organization is 403.
+Reads go through ``matching.api.selectors`` (built on ``matching.selectors.need_queryset_for_viewer``,
+the confidentiality rules as a queryset), writes through ``matching.services``. A need the caller
+may not know about is absent from lists and 404 on detail; a need the caller sees only by summary
+shows its summary fields only (title, field, region, summary, status). Writing to a visible record
+of another organization is 403.
 
 Rates (``REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]``, set by the ``API_THROTTLE_*`` environment):
 every call counts against its API token (``user``: 600/minute by default; session users against the
@@ -58,6 +59,7 @@ from matching.api.serializers import (
     ResultOutputSerializer,
 )
 from matching.models import CapabilityProfile, CoopMode, Need, Result
+from matching.selectors import NeedVisibility
 
 # --- throttling, pagination, rendering --------------------------------------------------------------
 
@@ -237,7 +239,7 @@ NeedItemList = PolymorphicProxySerializer(
 
 
 def _need_payload(need: Need, request) -> dict:
-    if need.viewer_visibility >= selectors.FULL:
+    if need.viewer_visibility >= NeedVisibility.FULL:
         context = {"member_org_ids": selectors.member_org_ids(request.user)}
         return NeedOutputSerializer(need, context=context).data
     return NeedSummaryOutputSerializer(need).data
@@ -254,7 +256,7 @@ class _NeedQuerysetMixin:
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return Need.objects.none()
-        return selectors.need_queryset_for_viewer(user=self.request.user).prefetch_related(
+        return selectors.need_queryset_for_api(user=self.request.user).prefetch_related(
             "indicators"
         )
 
@@ -410,7 +412,7 @@ def need_export_rows(needs, *, member_ids: set[int]):
     header = ["uuid", "可见范围", "发布机构", "发布时间", *[c.header for c in columns]]
     yield header
     for need in needs:
-        full = need.viewer_visibility >= selectors.FULL
+        full = need.viewer_visibility >= NeedVisibility.FULL
         values = {
             "title": need.title,
             "summary": need.summary,
