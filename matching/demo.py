@@ -80,6 +80,9 @@ def _clean(obj, key: str) -> None:
         raise DemoDataError(f"{key}: {exc.message_dict}") from exc
 
 
+_PROGRESSED = (Need.Status.IN_CHALLENGE, Need.Status.MATCHED)
+
+
 def _demo_status(status: str, org) -> str:
     """Unverified organizations can draft but not publish: their demo items load as drafts."""
     return status if org.is_verified or status != "published" else "draft"
@@ -232,9 +235,13 @@ def load_matching(*, today: dt.date | None = None) -> dict[str, int]:
                 "contact_email": entry.get("contact_email", ""),
                 "confidentiality": entry.get("confidentiality", Need.Confidentiality.PUBLIC),
                 "terms": entry.get("terms", ""),
-                "status": _demo_status(entry.get("status", Need.Status.PUBLISHED), org),
             },
         )
+        # A need the platform has moved on (into a challenge, matched) keeps its status on reload.
+        if need.status not in _PROGRESSED:
+            changed |= _set(
+                need, {"status": _demo_status(entry.get("status", Need.Status.PUBLISHED), org)}
+            )
         changed |= _set(
             need, {"published_at": _published_at(need.status, need.published_at, index, now)}
         )
