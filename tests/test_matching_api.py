@@ -65,6 +65,7 @@ def test_lab_sees_matched_needs_without_confidential_text(client, matched):
     assert seen[str(needs["public"].uuid)]["full_text_visible"] is True
     assert seen[str(needs["summary"].uuid)]["full_text_visible"] is False
     assert SECRET not in str(seen[str(needs["summary"].uuid)])
+    assert seen[str(needs["summary"].uuid)]["need"]["organization"] == ""
     assert "X-17" not in str(seen[str(needs["summary"].uuid)])
 
 

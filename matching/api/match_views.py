@@ -22,12 +22,12 @@ from matching.models import Result
 from matching.selectors import NeedVisibility, need_get_for_viewer
 
 
-def _candidate(obj, kind: str, request) -> dict:
+def _candidate(obj, kind: str, request, *, organization: bool = True) -> dict:
     return {
         "kind": kind,
         "uuid": obj.uuid,
         "title": obj.title,
-        "organization": obj.organization.name,
+        "organization": obj.organization.name if organization else "",
         "url": request.build_absolute_uri(obj.get_absolute_url()),
     }
 
@@ -89,7 +89,8 @@ class ResultMatchesApi(APIView):
                 {
                     "id": match.pk,
                     "score": match.score,
-                    "need": _candidate(match.need, "need", request),
+                    # A summary-only need shows title, field, region and summary: not its company.
+                    "need": _candidate(match.need, "need", request, organization=full),
                     "explanation": _explanation(
                         match.explanation if full else match.explanation["public"]
                     ),
