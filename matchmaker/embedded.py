@@ -38,7 +38,10 @@ def ensure_postgres(data_dir: Path, *, database: str = EMBEDDED_DB_NAME) -> dict
     ) as conn:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [database]).fetchone()
         if not exists:
-            conn.execute(f'CREATE DATABASE "{database}"')
+            try:
+                conn.execute(f'CREATE DATABASE "{database}"')
+            except psycopg.errors.DuplicateDatabase:
+                pass  # another process (web, worker, a parallel test run) created it just now
     return {
         "ENGINE": "django.db.backends.postgresql",
         "NAME": database,

@@ -27,7 +27,9 @@ os.environ.setdefault("API_THROTTLE_ANON", "100000/minute")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-if not os.environ.get("REDIS_URL"):
+# Under pytest-xdist every test process gets its own Redis: a Celery worker started by one process
+# must never consume the tasks of another, which point at a different test database.
+if not os.environ.get("REDIS_URL") or os.environ.get("PYTEST_XDIST_WORKER"):
     _redis_dir = Path(tempfile.mkdtemp(prefix="mm-test-redis-"))
     _port = free_port()
     _redis = start_redis(_redis_dir, _port)
