@@ -31,14 +31,15 @@ def test_demo_need_gets_a_written_answer_first(answers):
     taxonomy_load(path=DEMO_DIR / "taxonomy.json")
     load_accounts(password="demo-pass-123")
     load_matching()
-    # The pool: every published result of the new-energy and new-materials fields (the needs' own
-    # and a neighbouring field), about a sixth of the demo results, so the test stays quick.
+    # The pool: every published result of four fields (the needs' own, neighbouring materials, and
+    # two unrelated ones), about a sixth of the demo results, so the test stays quick.
     pool = list(
         Result.objects.filter(
-            status=Result.Status.PUBLISHED, field__code__regex=r"^(new_energy|new_materials)\."
+            status=Result.Status.PUBLISHED,
+            field__code__regex=r"^(new_energy|new_materials|environment|advanced_manufacturing)\.",
         ).select_related("field", "organization__region")
     )
-    assert len(pool) > 100
+    assert len(pool) > 150
     indexing.index_docs("result", [result_doc(r) for r in pool])
     for key in NEEDS:
         need = Need.objects.get(external_ref=key)
