@@ -38,16 +38,20 @@ class ModelNotBuiltError(RuntimeError):
 
 
 def _settings_value(name: str) -> str | None:
-    """Read a Django setting if Django is configured, without requiring Django."""
+    """Read a Django setting if Django is configured (or configurable from
+    DJANGO_SETTINGS_MODULE), without requiring Django."""
     try:
         from django.conf import settings
-
-        if settings.configured:
-            value = getattr(settings, name, None)
-            return None if value is None else str(value)
+        from django.core.exceptions import ImproperlyConfigured
     except ImportError:
-        pass
-    return None
+        return None
+    if not (settings.configured or os.environ.get("DJANGO_SETTINGS_MODULE")):
+        return None
+    try:
+        value = getattr(settings, name, None)
+    except ImproperlyConfigured:
+        return None
+    return None if value is None else str(value)
 
 
 def default_model_name() -> str:
