@@ -83,9 +83,13 @@ def rematch_all(*, progress: Progress | None = None) -> int:
     return len(ids)
 
 
+# Candidates first: a need indexed before the pool it is matched against would get no matches.
+DEFAULT_ORDER = (ObjectKind.RESULT, ObjectKind.CAPABILITY, ObjectKind.NEED)
+
+
 def reindex(
     *,
-    kinds: Iterable[str] = tuple(ObjectKind.values),
+    kinds: Iterable[str] = DEFAULT_ORDER,
     batch_size: int = 64,
     match: bool = True,
     progress: Progress | None = None,

@@ -1,8 +1,7 @@
 from django.core.management.base import BaseCommand
 from tqdm import tqdm
 
-from matching.models import ObjectKind
-from matching.reindex import reindex
+from matching.reindex import DEFAULT_ORDER, reindex
 
 
 class Command(BaseCommand):
@@ -13,7 +12,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument(
-            "--kinds", default=",".join(ObjectKind.values), help="need,result,capability"
+            "--kinds", default=",".join(DEFAULT_ORDER), help="result,capability,need"
         )
         parser.add_argument("--batch-size", type=int, default=64)
         parser.add_argument("--no-match", action="store_true", help="only rebuild the indexes")
