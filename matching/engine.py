@@ -36,6 +36,8 @@ ANN_CANDIDATES = 100
 LEXICAL_CANDIDATES = 100
 # Rare query terms used for lexical candidate retrieval (the full query is used for scoring).
 LEXICAL_RETRIEVAL_TERMS = 24
+# ...as long as together they occur in at most this many documents (keeps the GIN query selective).
+LEXICAL_DF_BUDGET = 500
 # Below this many vectors (after filters) an exact scan is as fast as HNSW and exact.
 EXACT_SEARCH_MAX = 3000
 HNSW_EF_SEARCH = 200
@@ -133,9 +135,11 @@ def ann_candidates(
     join, where, params = filters.sql(kind)
     q = vector_literal(qvec)
     with transaction.atomic(), connection.cursor() as cursor:
+        # Only whether the pool exceeds EXACT_SEARCH_MAX matters: count at most one row more.
         cursor.execute(
-            f"SELECT count(*) FROM matching_embedding e {join} WHERE e.version_id = %s AND e.kind = %s AND {where}",  # noqa: S608
-            [version.pk, kind, *params],
+            f"SELECT count(*) FROM (SELECT 1 FROM matching_embedding e {join} "  # noqa: S608
+            f"WHERE e.version_id = %s AND e.kind = %s AND {where} LIMIT %s) pool",
+            [version.pk, kind, *params, EXACT_SEARCH_MAX + 1],
         )
         pool = cursor.fetchone()[0]
         if pool <= EXACT_SEARCH_MAX:
@@ -153,9 +157,21 @@ def ann_candidates(
 
 
 def rare_terms(query_tokens: Sequence[str], stats: lexical.Bm25Stats) -> list[str]:
-    """The query terms used for lexical candidate retrieval: its rarest terms in the pool."""
-    present = set(query_tokens) & set(stats.df)
-    return sorted(present, key=lambda t: (-stats.idf(t), t))[:LEXICAL_RETRIEVAL_TERMS]
+    """The query terms used for lexical candidate retrieval: its rarest terms in the pool, as long
+    as together they occur in at most LEXICAL_DF_BUDGET documents (at least one term, and none at
+    all when even the rarest is that common). Common terms — single characters above all — would
+    make the GIN query read a large part of the pool; they still count in the BM25 score."""
+    present = sorted(set(query_tokens) & set(stats.df), key=lambda t: (-stats.idf(t), t))
+    terms: list[str] = []
+    total = 0
+    for term in present[:LEXICAL_RETRIEVAL_TERMS]:
+        total += stats.df[term]
+        if total > LEXICAL_DF_BUDGET and terms:
+            break
+        if total > LEXICAL_DF_BUDGET:
+            return []
+        terms.append(term)
+    return terms
 
 
 def lexical_candidates(

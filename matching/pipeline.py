@@ -151,19 +151,20 @@ def build_matches(
     return rows
 
 
-def match_need(need: Need) -> list[Match]:
-    """Recompute and store the need's matches. Returns the stored rows."""
+def match_need(need: Need, *, notify: bool = True) -> list[Match]:
+    """Recompute and store the need's matches. Returns the stored rows. ``notify=False`` (bulk
+    reindexing) stores new pairs without announcing them: only a change people made emails anyone."""
     doc = need_doc(need)
     results, capabilities = rank_for_need(need, doc)
     version = indexing.serving_version()
     rows = build_matches(need, doc, results, version.model_id) + build_matches(
         need, doc, capabilities, version.model_id
     )
-    return store_matches(need=need, rows=rows)
+    return store_matches(need=need, rows=rows, notify=notify)
 
 
 @transaction.atomic
-def store_matches(*, need: Need, rows: Iterable[Match]) -> list[Match]:
+def store_matches(*, need: Need, rows: Iterable[Match], notify: bool = True) -> list[Match]:
     """Replace the need's matches by ``rows``: update the pairs that stay, add new ones, delete the
     ones that fell out (unless someone gave feedback on them). New pairs are handed to the
     notifications in the same transaction, so an email exists exactly when its match does."""
@@ -192,7 +193,7 @@ def store_matches(*, need: Need, rows: Iterable[Match]) -> list[Match]:
         stored.append(current)
     stale = Match.objects.filter(need=need).exclude(pk__in=keep | {m.pk for m in created})
     stale.filter(feedback__isnull=True).delete()
-    if created:
+    if created and notify:
         _notify(created)
     return stored
 

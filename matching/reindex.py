@@ -77,7 +77,8 @@ def rematch_all(*, progress: Progress | None = None) -> int:
     for done, need_id in enumerate(ids, start=1):
         need = Need.objects.filter(pk=need_id).first()
         if need is not None and need.status in Need.OPEN_STATUSES:
-            pipeline.match_need(need)
+            # A bulk rebuild (demo start-up, model switch) must not email every user.
+            pipeline.match_need(need, notify=False)
         if progress:
             progress("match needs", done, len(ids))
     return len(ids)

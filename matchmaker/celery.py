@@ -1,3 +1,4 @@
+import logging
 import os
 
 from celery import Celery
@@ -17,3 +18,14 @@ def _reset_db_connections(**_kwargs) -> None:
 
     for conn in connections.all(initialized_only=True):
         conn.close()
+
+
+@worker_process_init.connect
+def _load_embedding_model(**_kwargs) -> None:
+    # Load the matcher's model when the pool child starts, not inside the first publish's task.
+    from matching import embedding
+
+    try:
+        embedding.get_model()
+    except (embedding.ModelNotBuiltError, OSError) as exc:
+        logging.getLogger(__name__).warning("embedding model not preloaded: %s", exc)

@@ -183,3 +183,25 @@ def test_private_need_explanation_has_a_public_part_without_its_text():
     for match in Match.objects.filter(need=need):
         assert secret not in str(match.explanation["public"])
         assert "X-17" not in str(match.explanation["public"])
+
+
+def test_reindex_stores_matches_without_emailing_but_a_published_need_notifies():
+    from matching.reindex import reindex
+    from notifications.models import Notification
+
+    results = make_results()
+    quiet = NeedFactory(
+        title="三元电池高温循环衰减快",
+        description="我司NCM811电芯在45℃下循环800次后容量保持率跌破80%，希望通过正极材料改性把循环寿命提升到1500次。",
+    )
+    summary = reindex()
+    assert summary["needs_matched"] == 1
+    assert Match.objects.filter(need=quiet, result=results[0]).exists()
+    assert not Notification.objects.exists()
+
+    fresh = NeedFactory(
+        title="高镍正极循环寿命",
+        description="NCM811正极在45℃循环后容量保持率低，需要表面包覆改性把循环寿命提升到1500次。",
+    )
+    pipeline.index_and_match(kind="need", object_id=fresh.pk)
+    assert Notification.objects.filter(recipient=fresh.created_by).exists()
