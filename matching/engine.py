@@ -122,6 +122,30 @@ class Filters:
 # --- Retrieval ---------------------------------------------------------------------------------------
 
 
+# (version pk, kind) pairs whose unfiltered pool was seen above EXACT_SEARCH_MAX in this process.
+# Pools grow; one that shrinks back under the threshold is still searched correctly by HNSW.
+_large_pools: set[tuple[int, str]] = set()
+
+
+def _pool_exceeds_exact_max(cursor, version: EmbeddingVersion, kind: str, filters: Filters) -> bool:
+    """Whether the filtered pool has more than EXACT_SEARCH_MAX rows. Counts at most one row
+    more than that, and not at all once the unfiltered pool is known to be large (the pipeline's
+    only filter, its few rejected pairs, cannot bring a large pool down to exact-search size)."""
+    key = (version.pk, kind)
+    if filters.is_empty and key in _large_pools:
+        return True
+    join, where, params = filters.sql(kind)
+    cursor.execute(
+        f"SELECT count(*) FROM (SELECT 1 FROM matching_embedding e {join} "  # noqa: S608
+        f"WHERE e.version_id = %s AND e.kind = %s AND {where} LIMIT %s) pool",
+        [version.pk, kind, *params, EXACT_SEARCH_MAX + 1],
+    )
+    large = cursor.fetchone()[0] > EXACT_SEARCH_MAX
+    if large and filters.is_empty:
+        _large_pools.add(key)
+    return large
+
+
 def ann_candidates(
     version: EmbeddingVersion,
     kind: str,
@@ -135,18 +159,11 @@ def ann_candidates(
     join, where, params = filters.sql(kind)
     q = vector_literal(qvec)
     with transaction.atomic(), connection.cursor() as cursor:
-        # Only whether the pool exceeds EXACT_SEARCH_MAX matters: count at most one row more.
-        cursor.execute(
-            f"SELECT count(*) FROM (SELECT 1 FROM matching_embedding e {join} "  # noqa: S608
-            f"WHERE e.version_id = %s AND e.kind = %s AND {where} LIMIT %s) pool",
-            [version.pk, kind, *params, EXACT_SEARCH_MAX + 1],
-        )
-        pool = cursor.fetchone()[0]
-        if pool <= EXACT_SEARCH_MAX:
+        if _pool_exceeds_exact_max(cursor, version, kind, filters):
+            cursor.execute(f"SET LOCAL hnsw.ef_search = {max(HNSW_EF_SEARCH, k)}")
+        else:
             # Exact: the planner then scans the (small) filtered set instead of the HNSW graph.
             cursor.execute("SET LOCAL enable_indexscan = off")
-        else:
-            cursor.execute(f"SET LOCAL hnsw.ef_search = {max(HNSW_EF_SEARCH, k)}")
         cursor.execute(
             f"SELECT e.object_id FROM matching_embedding e {join} "  # noqa: S608
             f"WHERE e.version_id = %s AND e.kind = %s AND {where} "
@@ -187,7 +204,11 @@ def lexical_candidates(
     if not terms:
         return []
     join, where, params = filters.sql(kind)
-    with connection.cursor() as cursor:
+    with transaction.atomic(), connection.cursor() as cursor:
+        # The terms occur in at most LEXICAL_DF_BUDGET documents, so the GIN index is always the
+        # cheap path; the planner's estimate for an overlap with many rare terms is not (it
+        # guesses about 10 % of the pool and reads every document, ~2 s at 10k).
+        cursor.execute("SET LOCAL enable_seqscan = off")
         cursor.execute(
             f"SELECT e.object_id FROM matching_lexicaldocument e {join} "  # noqa: S608
             f"WHERE e.kind = %s AND e.tokens && %s::varchar[] AND {where} "
@@ -276,8 +297,10 @@ def pool_sample(version: EmbeddingVersion, kind: str) -> PoolSample:
 
 
 def clear_pool_samples() -> None:
+    """Forget per-process pool knowledge (samples and pool sizes): tests, a rebuilt index."""
     with _samples_lock:
         _samples.clear()
+    _large_pools.clear()
 
 
 def pool_zscores(values: np.ndarray, sample_values: np.ndarray) -> np.ndarray:

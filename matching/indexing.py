@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import logging
 import zlib
+from collections import Counter
 from collections.abc import Iterable, Sequence
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -57,7 +59,11 @@ def version_for_current_model() -> EmbeddingVersion:
                 "activated_at": None if has_active else timezone.now(),
             },
         )
-    ensure_ann_indexes(version)
+    if version.status == EmbeddingVersion.Status.ACTIVE:
+        # A version being built gets its indexes once it is filled (``activate_version``):
+        # building an HNSW graph over a full table is several times faster than inserting
+        # every vector into it one by one.
+        ensure_ann_indexes(version)
     return version
 
 
@@ -83,21 +89,55 @@ def encode_for(version: EmbeddingVersion, texts: Sequence[str], *, kind: str, ba
     )
 
 
+def _ann_index_name(version: EmbeddingVersion, kind: str) -> str:
+    return f"matching_emb_v{int(version.pk)}_{kind}_hnsw"
+
+
 def ensure_ann_indexes(version: EmbeddingVersion) -> None:
-    """Partial HNSW (cosine) indexes for one version, one per kind, on the typed vector."""
+    """Partial HNSW (cosine) indexes for one version, one per kind, on the typed vector.
+
+    Outside a transaction the indexes are built ``CONCURRENTLY``, so publishing goes on while a
+    new version's indexes build over a full table (an invalid index left by an interrupted build
+    is dropped first). The build gets ``MATCHER_INDEX_BUILD_MEMORY`` of maintenance memory: with
+    PostgreSQL's 64 MB default a 100k-vector graph no longer fits and builds about 3.6× slower
+    (docs/benchmarks.md)."""
+    names = {kind: _ann_index_name(version, kind) for kind in ObjectKind.values}
+    concurrently = not connection.in_atomic_block
     with connection.cursor() as cursor:
-        for kind in ObjectKind.values:
-            name = f"matching_emb_v{version.pk}_{kind}_hnsw"
-            cursor.execute(
-                f"CREATE INDEX IF NOT EXISTS {name} ON matching_embedding "  # noqa: S608 - ints and enum values only
-                f"USING hnsw ((vector::vector({int(version.dimension)})) vector_cosine_ops) "
-                f"WHERE version_id = {int(version.pk)} AND kind = '{kind}'"
-            )
+        cursor.execute(
+            "SELECT c.relname FROM pg_class c JOIN pg_index i ON i.indexrelid = c.oid "
+            "WHERE c.relname = ANY(%s) AND NOT i.indisvalid",
+            [list(names.values())],
+        )
+        for (invalid,) in cursor.fetchall():
+            cursor.execute(f"DROP INDEX {'CONCURRENTLY ' if concurrently else ''}{invalid}")
+        # Session-wide outside a transaction (reset below), transaction-local inside one.
+        cursor.execute(
+            "SELECT set_config('maintenance_work_mem', %s, %s)",
+            [settings.MATCHER_INDEX_BUILD_MEMORY, not concurrently],
+        )
+        try:
+            for kind, name in names.items():
+                cursor.execute(
+                    f"CREATE INDEX {'CONCURRENTLY ' if concurrently else ''}IF NOT EXISTS {name} "  # noqa: S608 - ints and enum values only
+                    f"ON matching_embedding "
+                    f"USING hnsw ((vector::vector({int(version.dimension)})) vector_cosine_ops) "
+                    f"WHERE version_id = {int(version.pk)} AND kind = '{kind}'"
+                )
+        finally:
+            if concurrently:
+                cursor.execute("RESET maintenance_work_mem")
+
+
+def activate_version(version: EmbeddingVersion) -> None:
+    """Build ``version``'s indexes, then switch the matcher to it and retire the previous one
+    (after a full rebuild). The previous version keeps serving while the indexes build."""
+    ensure_ann_indexes(version)
+    _switch_to(version)
 
 
 @transaction.atomic
-def activate_version(version: EmbeddingVersion) -> None:
-    """Switch the matcher to ``version`` and retire the previous one (after a full rebuild)."""
+def _switch_to(version: EmbeddingVersion) -> None:
     EmbeddingVersion.objects.select_for_update().filter(
         status=EmbeddingVersion.Status.ACTIVE
     ).exclude(pk=version.pk).update(status=EmbeddingVersion.Status.RETIRED)
@@ -156,45 +196,89 @@ def index_docs(kind: str, docs: Sequence[MatchDoc], *, batch_size: int = 32) -> 
                 update_fields=["content_hash", "vector", "updated_at"],
             )
             computed += len(batch)
-    for doc in docs:
-        _index_lexical(kind, doc)
+    _index_lexical(kind, docs)
     return computed
 
 
 @transaction.atomic
-def _index_lexical(kind: str, doc: MatchDoc) -> None:
-    _lock(kind, doc.object_id)
-    text_hash = content_hash("lexical", doc.text)
-    current = LexicalDocument.objects.filter(kind=kind, object_id=doc.object_id).first()
-    if current is not None and current.content_hash == text_hash:
+def _index_lexical(kind: str, docs: Sequence[MatchDoc]) -> None:
+    """Tokenise a batch of documents in one transaction: one read of the stored documents, one
+    upsert of the changed ones and one statement per sign for the document-frequency changes."""
+    if not docs:
         return
-    tokens = tokens_for(doc.text)
-    old_terms = set(current.tokens) if current is not None else set()
-    new_terms = set(tokens)
-    LexicalDocument.objects.update_or_create(
-        kind=kind,
-        object_id=doc.object_id,
-        defaults={"tokens": tokens, "length": len(tokens), "content_hash": text_hash},
-    )
-    _adjust_df(kind, new_terms - old_terms, +1)
-    _adjust_df(kind, old_terms - new_terms, -1)
-
-
-def _adjust_df(kind: str, terms: Iterable[str], delta: int) -> None:
-    terms = sorted(terms)
-    if not terms:
-        return
-    with connection.cursor() as cursor:
-        if delta > 0:
-            cursor.execute(
-                "INSERT INTO matching_lexicalterm (kind, term, df) SELECT %s, t, %s FROM unnest(%s::varchar[]) t "
-                "ON CONFLICT (kind, term) DO UPDATE SET df = matching_lexicalterm.df + EXCLUDED.df",
-                [kind, delta, terms],
+    latest = {doc.object_id: doc for doc in docs}  # the last text wins if an id repeats
+    for object_id in sorted(latest):  # one order everywhere: concurrent batches cannot deadlock
+        _lock(kind, object_id)
+    stored = {
+        d.object_id: d
+        for d in LexicalDocument.objects.filter(kind=kind, object_id__in=list(latest)).only(
+            "object_id", "content_hash", "tokens"
+        )
+    }
+    rows: list[LexicalDocument] = []
+    delta: Counter[str] = Counter()
+    now = timezone.now()
+    for object_id, doc in latest.items():
+        text_hash = content_hash("lexical", doc.text)
+        current = stored.get(object_id)
+        if current is not None and current.content_hash == text_hash:
+            continue
+        tokens = tokens_for(doc.text)
+        old_terms = set(current.tokens) if current is not None else set()
+        new_terms = set(tokens)
+        delta.update(dict.fromkeys(new_terms - old_terms, 1))
+        delta.subtract(dict.fromkeys(old_terms - new_terms, 1))
+        rows.append(
+            LexicalDocument(
+                kind=kind,
+                object_id=object_id,
+                tokens=tokens,
+                length=len(tokens),
+                content_hash=text_hash,
+                updated_at=now,
             )
-        else:
+        )
+    if not rows:
+        return
+    LexicalDocument.objects.bulk_create(
+        rows,
+        update_conflicts=True,
+        unique_fields=["kind", "object_id"],
+        update_fields=["tokens", "length", "content_hash", "updated_at"],
+    )
+    _adjust_df(kind, {t: d for t, d in delta.items() if d})
+
+
+def _adjust_df(kind: str, deltas: dict[str, int]) -> None:
+    """Add each term's delta to its document frequency (inside the caller's transaction).
+
+    Existing rows are locked first, in term order, and new terms are inserted in term order, so
+    two transactions that touch overlapping terms queue behind each other instead of
+    deadlocking."""
+    if not deltas:
+        return
+    terms = sorted(deltas)
+    up = [t for t in terms if deltas[t] > 0]
+    down = [t for t in terms if deltas[t] < 0]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT 1 FROM matching_lexicalterm WHERE kind = %s AND term = ANY(%s::varchar[]) "
+            "ORDER BY term FOR UPDATE",
+            [kind, terms],
+        )
+        if up:
             cursor.execute(
-                "UPDATE matching_lexicalterm SET df = GREATEST(df + %s, 0) WHERE kind = %s AND term = ANY(%s::varchar[])",
-                [delta, kind, terms],
+                "INSERT INTO matching_lexicalterm (kind, term, df) "
+                "SELECT %s, t, d FROM unnest(%s::varchar[], %s::int[]) AS u(t, d) ORDER BY t "
+                "ON CONFLICT (kind, term) DO UPDATE SET df = matching_lexicalterm.df + EXCLUDED.df",
+                [kind, up, [deltas[t] for t in up]],
+            )
+        if down:
+            cursor.execute(
+                "UPDATE matching_lexicalterm AS lt SET df = GREATEST(lt.df + u.d, 0) "
+                "FROM unnest(%s::varchar[], %s::int[]) AS u(t, d) "
+                "WHERE lt.kind = %s AND lt.term = u.t",
+                [down, [deltas[t] for t in down], kind],
             )
 
 
@@ -204,7 +288,7 @@ def remove_object(kind: str, object_id: int) -> None:
     _lock(kind, object_id)
     current = LexicalDocument.objects.filter(kind=kind, object_id=object_id).first()
     if current is not None:
-        _adjust_df(kind, set(current.tokens), -1)
+        _adjust_df(kind, dict.fromkeys(set(current.tokens), -1))
         current.delete()
     Embedding.objects.filter(kind=kind, object_id=object_id).delete()
 

@@ -278,6 +278,8 @@ SPECTACULAR_SETTINGS = {
 MATCHER_DEFAULT_MODEL_DIR = VAR_DIR / "models" / "default"
 MATCHER_MODEL = env_str("MATCHER_MODEL") or str(MATCHER_DEFAULT_MODEL_DIR)
 MATCHER_MIN_SCORE = env_float("MATCHER_MIN_SCORE", 0.0)
+# maintenance_work_mem for building a version's HNSW indexes (a PostgreSQL memory size).
+MATCHER_INDEX_BUILD_MEMORY = env_str("MATCHER_INDEX_BUILD_MEMORY") or "1GB"
 
 # --- Security -------------------------------------------------------------------------------------
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

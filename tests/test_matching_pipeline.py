@@ -12,6 +12,7 @@ from matching.models import (
     Match,
     MatchFeedback,
     Need,
+    ObjectKind,
     Result,
 )
 from tests.factories import NeedFactory, ResultFactory
@@ -139,6 +140,40 @@ def test_document_frequencies_follow_documents():
     assert LexicalTerm.objects.get(kind="result", term="包覆").df == 0
 
 
+def test_batched_lexical_index_keeps_document_frequencies_exact():
+    """One batch adds, edits and repeats documents; the stored frequencies equal a recount."""
+    from collections import Counter
+
+    from matching import indexing
+    from matching.documents import MatchDoc
+
+    def doc(object_id: int, text: str) -> MatchDoc:
+        return MatchDoc(kind="result", object_id=object_id, text=text)
+
+    def recount() -> dict[str, int]:
+        counts: Counter[str] = Counter()
+        for tokens in LexicalDocument.objects.filter(kind="result").values_list(
+            "tokens", flat=True
+        ):
+            counts.update(set(tokens))
+        return dict(counts)
+
+    def stored() -> dict[str, int]:
+        return dict(LexicalTerm.objects.filter(kind="result", df__gt=0).values_list("term", "df"))
+
+    indexing.index_docs("result", [doc(1, "锂电池隔膜涂覆"), doc(2, "锂电池正极包覆")])
+    assert stored() == recount()
+    assert stored()["锂电"] == 2
+    # An edit and a new document in one batch; an unchanged one is skipped.
+    indexing.index_docs(
+        "result", [doc(1, "锂电池隔膜涂覆"), doc(2, "钠电池负极"), doc(3, "电池隔膜")]
+    )
+    assert stored() == recount()
+    assert stored()["锂电"] == 1 and "包覆" not in stored() and stored()["隔膜"] == 2
+    indexing.remove_object("result", 1)
+    assert stored() == recount()
+
+
 def test_rejected_pair_drops_out_of_the_need_matches():
     results = make_results()
     need = NeedFactory(
@@ -205,3 +240,73 @@ def test_reindex_stores_matches_without_emailing_but_a_published_need_notifies()
     )
     pipeline.index_and_match(kind="need", object_id=fresh.pk)
     assert Notification.objects.filter(recipient=fresh.created_by).exists()
+
+
+def _hnsw_index_kinds(version) -> set[str]:
+    """Kinds with a valid HNSW index for ``version``."""
+    from django.db import connection
+
+    names = {f"matching_emb_v{version.pk}_{kind}_hnsw": kind for kind in ObjectKind.values}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT c.relname FROM pg_class c JOIN pg_index i ON i.indexrelid = c.oid "
+            "WHERE c.relname = ANY(%s) AND i.indisvalid",
+            [list(names)],
+        )
+        return {names[name] for (name,) in cursor.fetchall()}
+
+
+@pytest.mark.django_db(transaction=True)  # indexes of a filled version build CONCURRENTLY
+def test_model_change_builds_a_new_version_and_switches_when_complete(settings, tmp_path):
+    import json
+    from pathlib import Path
+
+    from matching import indexing, reindex
+    from matching.models import EmbeddingVersion
+
+    results = make_results()
+    need = NeedFactory(
+        title="电池隔膜高温收缩", description="隔膜在130℃以上收缩导致短路，需要耐热隔膜方案。"
+    )
+    index_all(results, need)
+    old = indexing.active_version()
+    assert _hnsw_index_kinds(old) == {"need", "result", "capability"}
+
+    # Another model: the default model's files under another build id (a new model id).
+    other = tmp_path / "other-model"
+    other.mkdir()
+    default_dir = Path(settings.MATCHER_MODEL)
+    for item in default_dir.iterdir():
+        if item.name != "BUILD_INFO.json":
+            (other / item.name).symlink_to(item)
+    info = json.loads((default_dir / "BUILD_INFO.json").read_text())
+    (other / "BUILD_INFO.json").write_text(json.dumps({**info, "build_version": "test-other"}))
+    settings.MATCHER_MODEL = str(other)
+
+    new = indexing.version_for_current_model()
+    assert new.status == EmbeddingVersion.Status.BUILDING
+    assert indexing.serving_version() == old  # the old index keeps serving meanwhile
+    assert _hnsw_index_kinds(new) == set()  # built once the version is filled
+
+    # An edit while building is written to both versions; matching still uses the old one.
+    Result.objects.filter(pk=results[0].pk).update(abstract=results[0].abstract + "已量产。")
+    pipeline.index_and_match(kind="result", object_id=results[0].pk)
+    assert Embedding.objects.filter(version=new).count() == 1
+    assert Embedding.objects.filter(version=old, kind="result").count() == len(results)
+    assert set(Match.objects.filter(need=need).values_list("model_version", flat=True)) == {
+        old.model_id
+    }
+
+    summary = reindex.reindex()
+    assert summary["activated"] and summary["needs_matched"] == 1
+    old.refresh_from_db()
+    new.refresh_from_db()
+    assert (old.status, new.status) == (
+        EmbeddingVersion.Status.RETIRED,
+        EmbeddingVersion.Status.ACTIVE,
+    )
+    assert _hnsw_index_kinds(new) == {"need", "result", "capability"}
+    assert Embedding.objects.filter(version=new, kind="result").count() == len(results)
+    assert set(Match.objects.filter(need=need).values_list("model_version", flat=True)) == {
+        new.model_id
+    }
