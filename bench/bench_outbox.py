@@ -60,6 +60,8 @@ def _start_worker(env: dict, concurrency: int, log_path: Path) -> subprocess.Pop
             "WARNING",
             "--concurrency",
             str(concurrency),
+            "--queues",
+            "mail",
             "--pool",
             "prefork",
             "--without-gossip",

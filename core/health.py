@@ -30,13 +30,18 @@ def check_redis() -> str | None:
 
 
 def check_worker(timeout: float = 1.0) -> str | None:
+    """Some worker answers, and every queue in ``WORKER_QUEUES`` has a consumer."""
     try:
         with app.connection_for_write(settings.REDIS_URL) as conn:
-            replies = app.control.ping(timeout=timeout, connection=conn)
+            replies = app.control.inspect(timeout=timeout, connection=conn).active_queues()
     except Exception as exc:  # noqa: BLE001
         return str(exc) or exc.__class__.__name__
     if not replies:
         return "no Celery worker answered"
+    consumed = {queue["name"] for queues in replies.values() for queue in queues or ()}
+    missing = [name for name in settings.WORKER_QUEUES if name not in consumed]
+    if missing:
+        return f"no Celery worker consumes the queue(s): {', '.join(missing)}"
     return None
 
 

@@ -397,7 +397,7 @@ def rank(
     if not ids:
         return []
     dense = np.asarray([sims.get(i, 0.0) for i in ids], dtype=np.float64)
-    bm25 = lexical.Bm25Corpus([tokens[i] for i in ids]).scores(q_tokens, stats)
+    bm25 = lexical.bm25_scores(q_tokens, [tokens[i] for i in ids], stats)
     sample = pool_sample(version, kind)
     sample_dense = sample.vectors @ qvec.astype(np.float32) if len(sample.vectors) else np.zeros(0)
     sample_bm25 = sample.corpus.scores(q_tokens, stats)

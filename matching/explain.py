@@ -9,6 +9,7 @@ keeps a ``code`` and ``params`` so pages could render them in another language.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections import Counter
 from collections.abc import Sequence
@@ -30,8 +31,13 @@ GENERIC_WORDS = frozenset(
 )
 
 
-def _words(text: str) -> list[str]:
-    return [w for w in lexical.tokenize(text, "jieba") if len(w) >= 2 and w not in GENERIC_WORDS]
+# A need is explained against ~25 candidates in a row, and a candidate against every need it
+# matches: the same texts are tokenised over and over (jieba, ~2 ms a text), so remember them.
+@functools.lru_cache(maxsize=4096)
+def _words(text: str) -> tuple[str, ...]:
+    return tuple(
+        w for w in lexical.tokenize(text, "jieba") if len(w) >= 2 and w not in GENERIC_WORDS
+    )
 
 
 def shared_terms(
@@ -49,8 +55,9 @@ def shared_terms(
     return common[:MAX_TERMS]
 
 
-def _bigrams(text: str) -> set[str]:
-    return set(lexical.tokenize(text))
+@functools.lru_cache(maxsize=16384)
+def _bigrams(text: str) -> frozenset[str]:
+    return frozenset(lexical.tokenize(text))
 
 
 def best_evidence(need_sentences: Sequence[str], candidate_sentences: Sequence[str]) -> list[dict]:

@@ -223,16 +223,20 @@ def _apply_rows(
         for message in messages:
             errors.append(RowError(row=row, column=name, message=str(message), field=key))
 
-    existing = {
-        obj.external_ref: obj
-        for obj in kind.model.objects.filter(
-            organization=organization,
-            external_ref__in=[r.external_ref for r in rows if r.external_ref],
-        )
-    }
     seen: dict[str, int] = {}
     report = ImportReport()
     with transaction.atomic():
+        # One import per organization at a time: two concurrent runs with the same new
+        # external_ref would otherwise both create it (the second failing on the unique
+        # constraint). The second run waits, then finds the first one's rows and updates them.
+        Organization.objects.select_for_update().filter(pk=organization.pk).first()
+        existing = {
+            obj.external_ref: obj
+            for obj in kind.model.objects.filter(
+                organization=organization,
+                external_ref__in=[r.external_ref for r in rows if r.external_ref],
+            )
+        }
         for parsed in rows:
             ref = parsed.external_ref
             if ref and ref in seen:

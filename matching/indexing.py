@@ -172,30 +172,30 @@ def index_docs(kind: str, docs: Sequence[MatchDoc], *, batch_size: int = 32) -> 
             ).values_list("object_id", "content_hash")
         )
         todo = [d for d in docs if existing.get(d.object_id) != hashes[d.object_id]]
-        for start in range(0, len(todo), batch_size):
-            batch = todo[start : start + batch_size]
-            vectors = encode_for(
-                version,
-                [d.text for d in batch],
-                kind=batch[0].embedding_kind,
-                batch_size=batch_size,
-            )
-            Embedding.objects.bulk_create(
-                [
-                    Embedding(
-                        version=version,
-                        kind=kind,
-                        object_id=d.object_id,
-                        content_hash=hashes[d.object_id],
-                        vector=v,
-                    )
-                    for d, v in zip(batch, vectors, strict=True)
-                ],
-                update_conflicts=True,
-                unique_fields=["version", "kind", "object_id"],
-                update_fields=["content_hash", "vector", "updated_at"],
-            )
-            computed += len(batch)
+        if not todo:
+            continue
+        # One encode call for all of them: the model sorts the texts by length before batching,
+        # so the more texts it sees at once, the less padding it computes.
+        vectors = encode_for(
+            version, [d.text for d in todo], kind=todo[0].embedding_kind, batch_size=batch_size
+        )
+        Embedding.objects.bulk_create(
+            [
+                Embedding(
+                    version=version,
+                    kind=kind,
+                    object_id=d.object_id,
+                    content_hash=hashes[d.object_id],
+                    vector=v,
+                )
+                for d, v in zip(todo, vectors, strict=True)
+            ],
+            batch_size=500,
+            update_conflicts=True,
+            unique_fields=["version", "kind", "object_id"],
+            update_fields=["content_hash", "vector", "updated_at"],
+        )
+        computed += len(todo)
     _index_lexical(kind, docs)
     return computed
 

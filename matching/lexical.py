@@ -12,6 +12,7 @@ global IDF and average length.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import unicodedata
@@ -69,11 +70,18 @@ def tokenize(text: str, scheme: Scheme = DEFAULT_SCHEME) -> list[str]:
     return tokens
 
 
-def _jieba_words(run: str) -> list[str]:
+@functools.cache
+def _jieba():
     import jieba
 
-    jieba.setLogLevel(60)  # silence the dictionary-loading banner
-    return [w for w in jieba.lcut_for_search(run) if w.strip()]
+    # Silence the dictionary-loading banner, once: setLogLevel clears the logging caches, which
+    # cost more than the segmentation itself when it ran on every call.
+    jieba.setLogLevel(60)
+    return jieba
+
+
+def _jieba_words(run: str) -> list[str]:
+    return [w for w in _jieba().lcut_for_search(run) if w.strip()]
 
 
 @dataclass
@@ -175,10 +183,29 @@ def bm25_scores(
     """BM25 score of every document for one query, using global ``stats`` (so the
     documents may be a candidate subset of the pool). Pass a prebuilt Bm25Corpus when
     scoring many queries against the same documents."""
-    corpus = (
-        doc_token_lists if isinstance(doc_token_lists, Bm25Corpus) else Bm25Corpus(doc_token_lists)
-    )
-    return corpus.scores(query_tokens, stats, params)
+    if isinstance(doc_token_lists, Bm25Corpus):
+        return doc_token_lists.scores(query_tokens, stats, params)
+    # One query against a fresh set of documents: count only the query's terms instead of
+    # indexing every term of every document (same numbers as Bm25Corpus(docs).scores).
+    terms = list(dict.fromkeys(query_tokens))
+    index = {t: i for i, t in enumerate(terms)}
+    lengths = np.array([len(d) for d in doc_token_lists], dtype=np.float64)
+    out = np.zeros(len(lengths), dtype=np.float64)
+    if not len(lengths) or not terms:
+        return out
+    avgdl = stats.avgdl or float(lengths.mean())
+    norm = params.k1 * (1.0 - params.b + params.b * lengths / max(avgdl, 1e-9))
+    idf = [stats.idf(t) for t in terms]
+    for j, tokens in enumerate(doc_token_lists):
+        counts = Counter(t for t in tokens if t in index)
+        if counts:
+            # Summed in query-term order, as Bm25Corpus.scores adds them.
+            out[j] = sum(
+                idf[i] * counts[t] * (params.k1 + 1.0) / (counts[t] + norm[j])
+                for i, t in enumerate(terms)
+                if t in counts
+            )
+    return out
 
 
 def self_score(

@@ -35,7 +35,7 @@ def _batches(ids: list[int], size: int) -> Iterable[list[int]]:
         yield ids[start : start + size]
 
 
-def index_kind(kind: str, *, batch_size: int = 64, progress: Progress | None = None) -> int:
+def index_kind(kind: str, *, batch_size: int = 256, progress: Progress | None = None) -> int:
     """Embed and tokenise every matchable object of ``kind``; drop the rows of objects that left
     the pool. Returns the number of vectors computed."""
     ids = list(_ALL_IDS[kind]().order_by("pk").values_list("pk", flat=True))
@@ -91,7 +91,7 @@ DEFAULT_ORDER = (ObjectKind.RESULT, ObjectKind.CAPABILITY, ObjectKind.NEED)
 def reindex(
     *,
     kinds: Iterable[str] = DEFAULT_ORDER,
-    batch_size: int = 64,
+    batch_size: int = 256,
     match: bool = True,
     progress: Progress | None = None,
 ) -> dict:

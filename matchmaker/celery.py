@@ -23,7 +23,12 @@ def _reset_db_connections(**_kwargs) -> None:
 @worker_process_init.connect
 def _load_embedding_model(**_kwargs) -> None:
     # Load the matcher's model when the pool child starts, not inside the first publish's task.
+    from django.conf import settings
+
     from matching import embedding
+
+    if not settings.WORKER_PRELOAD_MODEL:
+        return
 
     try:
         embedding.get_model()

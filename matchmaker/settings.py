@@ -168,6 +168,15 @@ if (
     or not 0 <= NOTIFICATION_DIGEST_HOUR <= 23
 ):
     raise ImproperlyConfigured("NOTIFICATION_* values are out of range")
+# Queues. Email has its own queue and worker so that a burst of emails (a digest run, a busy
+# challenge) never delays matching; everything else uses the default queue. `make run` and
+# docker-compose start one worker per queue; /healthz checks that each queue has a consumer.
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_MAIL_QUEUE = "mail"
+CELERY_TASK_ROUTES = {"notifications.*": {"queue": CELERY_MAIL_QUEUE}}
+WORKER_QUEUES = (CELERY_TASK_DEFAULT_QUEUE, CELERY_MAIL_QUEUE)
+# Load the embedding model when a worker's pool process starts (off for the mail worker).
+WORKER_PRELOAD_MODEL = env_bool("WORKER_PRELOAD_MODEL", True)
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 

@@ -120,8 +120,9 @@ def worker_database_url() -> str:
 class WorkerProcess:
     """``celery worker`` in a child process, pointed at the test database and the test Redis."""
 
-    def __init__(self, extra_env: dict[str, str]):
+    def __init__(self, extra_env: dict[str, str], queues: tuple[str, ...] | None = None):
         self.extra_env = extra_env
+        self.queues = queues or tuple(settings.WORKER_QUEUES)
         self.proc: subprocess.Popen | None = None
         self.log_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"mm-worker-{os.getpid()}.log"
 
@@ -146,6 +147,8 @@ class WorkerProcess:
                 "INFO",
                 "--concurrency",
                 "1",
+                "--queues",
+                ",".join(self.queues),
                 "--pool",
                 "prefork",
                 "--without-gossip",
@@ -198,7 +201,8 @@ def celery_worker_process(transactional_db, request):
     """Start a worker; the test's data must be committed for it to be seen (transactional_db)."""
     marker = request.node.get_closest_marker("worker_env")
     extra_env = dict(marker.kwargs) if marker else {}
-    worker = WorkerProcess(extra_env)
+    queues = request.node.get_closest_marker("worker_queues")
+    worker = WorkerProcess(extra_env, queues=tuple(queues.args) if queues else None)
     worker.start()
     try:
         yield worker

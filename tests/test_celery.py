@@ -19,3 +19,11 @@ def test_tasks_are_configured_for_at_least_once_delivery():
     assert app.conf.accept_content == ["json"]
     visibility = app.conf.broker_transport_options["visibility_timeout"]
     assert visibility > app.conf.task_time_limit > app.conf.task_soft_time_limit
+
+
+def test_email_tasks_have_their_own_queue():
+    route = app.amqp.router.route
+    assert route({}, "notifications.send")["queue"].name == "mail"
+    assert route({}, "notifications.digests_build")["queue"].name == "mail"
+    assert route({}, "matching.index_and_match")["queue"].name == "celery"
+    assert route({}, "challenges.close_due_challenges")["queue"].name == "celery"

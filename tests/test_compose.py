@@ -1,4 +1,5 @@
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -24,8 +25,12 @@ def test_docker_compose_file_validates():
         timeout=60,
     )
     assert result.returncode == 0, result.stderr
-    for service in ["web:", "worker:", "beat:", "postgres:", "redis:", "mailpit:"]:
+    for service in ["web:", "worker:", "worker-mail:", "beat:", "postgres:", "redis:", "mailpit:"]:
         assert service in result.stdout
+    # One worker per queue: matching never waits behind a burst of emails.
+    assert re.search(r"--queues\s+celery\b", result.stdout)
+    assert re.search(r"--queues\s+mail\b", result.stdout)
+    assert "WORKER_PRELOAD_MODEL" in result.stdout
     assert "pgvector/pgvector:pg16" in result.stdout
 
 

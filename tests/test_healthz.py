@@ -35,3 +35,12 @@ def test_healthz_goes_503_when_redis_is_stopped(client, settings, tmp_path):
     checks = response.json()["checks"]
     assert checks["redis"]["ok"] is False
     assert checks["database"] == {"ok": True}
+
+
+@pytest.mark.worker
+@pytest.mark.worker_queues("celery")
+def test_healthz_is_503_when_no_worker_consumes_the_mail_queue(client, celery_worker_process):
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    error = response.json()["checks"]["worker"]["error"]
+    assert "mail" in error and "celery" not in error.split(":")[-1]

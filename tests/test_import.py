@@ -334,3 +334,16 @@ def test_owners_api_export_reimports_unchanged(tmp_path, cast, capsys):
         for n in Need.objects.prefetch_related("indicators")
     }
     assert after == before
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_imports_of_the_same_new_refs_create_each_once(tmp_path, cast):
+    """Two imports of one file at the same moment: both succeed (the second waits for the
+    first and then updates its rows), and every 外部编号 exists once."""
+    from tests.test_challenges_concurrency import race
+
+    path = write_csv(tmp_path / "needs.csv", NEED_HEADER, [need_row("C-1"), need_row("C-2")])
+    outcomes = race(lambda: run("needs", path, cast), lambda: run("needs", path, cast))
+    assert outcomes == [None, None]
+    refs = sorted(Need.objects.filter(organization=cast.org).values_list("external_ref", flat=True))
+    assert refs == ["C-1", "C-2"]

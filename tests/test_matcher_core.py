@@ -160,6 +160,17 @@ def test_bm25_subset_uses_global_stats() -> None:
     assert subset == pytest.approx([full[1], full[0]])
 
 
+def test_bm25_for_one_query_equals_the_indexed_corpus() -> None:
+    texts = ["锂电池热失控预警", "锂电池正极包覆改性，锂电池循环寿命", "小麦条锈病", "", "PID 控制 锂"]
+    docs = [lexical.tokenize(t) for t in texts]
+    stats = lexical.Bm25Stats.from_documents(docs + [lexical.tokenize("储能电站热管理")])
+    query = lexical.tokenize("锂电池热失控的早期预警 PID")
+    direct = lexical.bm25_scores(query, docs, stats)
+    indexed = lexical.bm25_scores(query, lexical.Bm25Corpus(docs), stats)
+    assert direct.tolist() == indexed.tolist()  # the same numbers, not just close
+    assert direct[0] > direct[1] > 0 and direct[2] == direct[3] == 0
+
+
 def test_bm25_stats_update_and_roundtrip() -> None:
     a, b = lexical.tokenize("锂电池", "bigram"), lexical.tokenize("电池包", "bigram")
     stats = lexical.Bm25Stats.from_documents([a, b])

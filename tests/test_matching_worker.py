@@ -61,3 +61,29 @@ def test_worker_killed_mid_task_loses_nothing(celery_worker_process, settings):
     # Running it again (a late duplicate delivery) changes nothing.
     index_and_match.delay("need", need.pk).get(timeout=60)
     assert sorted(Match.objects.filter(need=need).values_list("result_id", flat=True)) == first
+
+
+@pytest.mark.worker_queues("celery")
+def test_matching_does_not_wait_behind_queued_email(celery_worker_process, settings):
+    """Email tasks go to their own queue: with 200 of them waiting (no mail worker here), a
+    need is still matched at once by the matching worker, and the emails stay queued."""
+    import redis
+
+    from notifications.tasks import notification_send
+
+    backlog = redis.Redis.from_url(settings.REDIS_URL)
+    before = backlog.llen(settings.CELERY_MAIL_QUEUE)
+    for outbox_id in range(10**9, 10**9 + 200):
+        notification_send.delay(outbox_id)  # no such rows: a mail worker would just skip them
+    assert backlog.llen(settings.CELERY_MAIL_QUEUE) == before + 200
+
+    results = make_results()
+    for result in results:
+        pipeline.index_and_match(kind="result", object_id=result.pk)
+    need = NeedFactory(
+        title="电池隔膜高温收缩", description="隔膜在130℃以上收缩导致短路，需要耐热隔膜方案。"
+    )
+    index_and_match.delay("need", need.pk)
+    assert wait_for(lambda: Match.objects.filter(need=need).exists(), timeout=60)
+    assert backlog.llen(settings.CELERY_MAIL_QUEUE) >= before + 200  # none was taken
+    backlog.delete(settings.CELERY_MAIL_QUEUE)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import HttpResponse
@@ -478,14 +479,92 @@ class NeedExportApi(_NeedQuerysetMixin, generics.GenericAPIView):
         return response
 
 
+# --- results and capability profiles: shared writes -------------------------------------------------
+
+
+def _write_schemas(request_serializer, response_serializer, **summaries) -> dict:
+    """``extend_schema`` of create / update / partial_update, for ``extend_schema_view``."""
+    return {
+        action: extend_schema(
+            summary=summary,
+            request=request_serializer,
+            responses={201: response_serializer} if action == "create" else response_serializer,
+        )
+        for action, summary in summaries.items()
+    }
+
+
+class _OrganizationObjectWriteMixin:
+    """create / update / partial_update of an object an organization owns (a result, a
+    capability profile): validate the input serializer, check the caller may write for the
+    organization, call the service (the nested ``rows_key`` rows apart), and answer with the
+    object as the caller sees it. The view sets name their serializer, selector and services."""
+
+    input_serializer_class: type
+    get_for_api: Callable
+    create_service: Callable
+    update_service: Callable
+    object_kwarg: str  # the update service's keyword for the object
+    rows_key: str  # nested rows handed to the services apart ("patents", "fields")
+
+    def get_object(self):
+        return self.get_for_api(uuid=self.kwargs["uuid"], user=self.request.user)
+
+    def _respond(self, obj, code=status.HTTP_200_OK) -> Response:
+        fresh = self.get_for_api(uuid=obj.uuid, user=self.request.user)
+        return Response(self.get_serializer(fresh).data, status=code)
+
+    def create(self, request):
+        serializer = self.input_serializer_class(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        organization = _organization_for_write(
+            request, serializer.validated_data.get("organization")
+        )
+        _require_write_access(request, organization)
+        data, rows = _split_data(serializer.validated_data, self.rows_key)
+        obj = self.create_service(
+            actor=request.user, organization=organization, data=data, **{self.rows_key: rows}
+        )
+        return self._respond(obj, status.HTTP_201_CREATED)
+
+    def _update(self, request, partial: bool) -> Response:
+        obj = self.get_object()
+        _require_write_access(request, obj.organization)
+        serializer = self.input_serializer_class(data=request.data, partial=partial)
+        serializer.is_valid(raise_exception=True)
+        data, rows = _split_data(serializer.validated_data, self.rows_key)
+        obj = self.update_service(
+            **{self.object_kwarg: obj, self.rows_key: rows}, actor=request.user, data=data
+        )
+        return self._respond(obj)
+
+    def update(self, request, uuid=None):
+        return self._update(request, partial=False)
+
+    def partial_update(self, request, uuid=None):
+        return self._update(request, partial=True)
+
+
 # --- results ----------------------------------------------------------------------------------------
 
 
 @extend_schema_view(
     list=extend_schema(summary=_l("成果列表")),
     retrieve=extend_schema(summary=_l("成果详情")),
+    **_write_schemas(
+        ResultInputSerializer,
+        ResultOutputSerializer,
+        create=_l("新建成果（草稿）"),
+        update=_l("修改成果（全部字段）"),
+        partial_update=_l("修改成果（部分字段）"),
+    ),
 )
-class ResultViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class ResultViewSet(
+    _OrganizationObjectWriteMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
+):
     """Research results (科技成果): published ones for everyone, drafts for their organization."""
 
     lookup_field = "uuid"
@@ -496,6 +575,12 @@ class ResultViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     ordering_fields = ["published", "created_at", "title", "trl"]
     ordering = ["-published", "-id"]
     throttle_classes = THROTTLES
+    input_serializer_class = ResultInputSerializer
+    get_for_api = staticmethod(selectors.result_get_for_api)
+    create_service = staticmethod(services.result_create)
+    update_service = staticmethod(services.result_update)
+    object_kwarg = "result"
+    rows_key = "patents"
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
@@ -509,58 +594,6 @@ class ResultViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         if not getattr(self, "swagger_fake_view", False):
             context["member_org_ids"] = selectors.member_org_ids(self.request.user)
         return context
-
-    def get_object(self):
-        return selectors.result_get_for_api(uuid=self.kwargs["uuid"], user=self.request.user)
-
-    def _respond(self, result: Result, code=status.HTTP_200_OK) -> Response:
-        fresh = selectors.result_get_for_api(uuid=result.uuid, user=self.request.user)
-        return Response(self.get_serializer(fresh).data, status=code)
-
-    @extend_schema(
-        summary=_l("新建成果（草稿）"),
-        request=ResultInputSerializer,
-        responses={201: ResultOutputSerializer},
-    )
-    def create(self, request):
-        serializer = ResultInputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        organization = _organization_for_write(
-            request, serializer.validated_data.get("organization")
-        )
-        _require_write_access(request, organization)
-        data, patents = _split_data(serializer.validated_data, "patents")
-        result = services.result_create(
-            actor=request.user, organization=organization, data=data, patents=patents
-        )
-        return self._respond(result, status.HTTP_201_CREATED)
-
-    def _update(self, request, partial: bool) -> Response:
-        result = self.get_object()
-        _require_write_access(request, result.organization)
-        serializer = ResultInputSerializer(data=request.data, partial=partial)
-        serializer.is_valid(raise_exception=True)
-        data, patents = _split_data(serializer.validated_data, "patents")
-        result = services.result_update(
-            result=result, actor=request.user, data=data, patents=patents
-        )
-        return self._respond(result)
-
-    @extend_schema(
-        summary=_l("修改成果（全部字段）"),
-        request=ResultInputSerializer,
-        responses=ResultOutputSerializer,
-    )
-    def update(self, request, uuid=None):
-        return self._update(request, partial=False)
-
-    @extend_schema(
-        summary=_l("修改成果（部分字段）"),
-        request=ResultInputSerializer,
-        responses=ResultOutputSerializer,
-    )
-    def partial_update(self, request, uuid=None):
-        return self._update(request, partial=True)
 
     @extend_schema(summary=_l("发布成果"), request=None, responses=ResultOutputSerializer)
     @action(detail=True, methods=["post"])
@@ -613,8 +646,20 @@ class ResultViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
 @extend_schema_view(
     list=extend_schema(summary=_l("研发能力列表")),
     retrieve=extend_schema(summary=_l("研发能力详情")),
+    **_write_schemas(
+        CapabilityInputSerializer,
+        CapabilityOutputSerializer,
+        create=_l("新建研发能力"),
+        update=_l("修改研发能力（全部字段）"),
+        partial_update=_l("修改研发能力（部分字段）"),
+    ),
 )
-class CapabilityViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class CapabilityViewSet(
+    _OrganizationObjectWriteMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
+):
     """Capability profiles (研发能力) of universities and institutes."""
 
     lookup_field = "uuid"
@@ -625,63 +670,17 @@ class CapabilityViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
     ordering_fields = ["created_at", "title"]
     ordering = ["-created_at", "-id"]
     throttle_classes = THROTTLES
+    input_serializer_class = CapabilityInputSerializer
+    get_for_api = staticmethod(selectors.capability_get_for_api)
+    create_service = staticmethod(services.capability_create)
+    update_service = staticmethod(services.capability_update)
+    object_kwarg = "profile"
+    rows_key = "fields"
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return CapabilityProfile.objects.none()
         return selectors.capability_queryset_for_viewer(user=self.request.user)
-
-    def get_object(self):
-        return selectors.capability_get_for_api(uuid=self.kwargs["uuid"], user=self.request.user)
-
-    def _respond(self, profile: CapabilityProfile, code=status.HTTP_200_OK) -> Response:
-        fresh = selectors.capability_get_for_api(uuid=profile.uuid, user=self.request.user)
-        return Response(self.get_serializer(fresh).data, status=code)
-
-    @extend_schema(
-        summary=_l("新建研发能力"),
-        request=CapabilityInputSerializer,
-        responses={201: CapabilityOutputSerializer},
-    )
-    def create(self, request):
-        serializer = CapabilityInputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        organization = _organization_for_write(
-            request, serializer.validated_data.get("organization")
-        )
-        _require_write_access(request, organization)
-        data, fields = _split_data(serializer.validated_data, "fields")
-        profile = services.capability_create(
-            actor=request.user, organization=organization, data=data, fields=fields
-        )
-        return self._respond(profile, status.HTTP_201_CREATED)
-
-    def _update(self, request, partial: bool) -> Response:
-        profile = self.get_object()
-        _require_write_access(request, profile.organization)
-        serializer = CapabilityInputSerializer(data=request.data, partial=partial)
-        serializer.is_valid(raise_exception=True)
-        data, fields = _split_data(serializer.validated_data, "fields")
-        profile = services.capability_update(
-            profile=profile, actor=request.user, data=data, fields=fields
-        )
-        return self._respond(profile)
-
-    @extend_schema(
-        summary=_l("修改研发能力（全部字段）"),
-        request=CapabilityInputSerializer,
-        responses=CapabilityOutputSerializer,
-    )
-    def update(self, request, uuid=None):
-        return self._update(request, partial=False)
-
-    @extend_schema(
-        summary=_l("修改研发能力（部分字段）"),
-        request=CapabilityInputSerializer,
-        responses=CapabilityOutputSerializer,
-    )
-    def partial_update(self, request, uuid=None):
-        return self._update(request, partial=True)
 
     @extend_schema(summary=_l("删除研发能力"), responses={204: None})
     def destroy(self, request, uuid=None):

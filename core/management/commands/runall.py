@@ -56,23 +56,32 @@ class Command(BaseCommand):
                     env,
                 )
             )
-            children.append(
-                self._spawn(
-                    [
-                        python,
-                        "-m",
-                        "celery",
-                        "-A",
-                        "matchmaker",
-                        "worker",
-                        "--loglevel",
-                        "INFO",
-                        "--concurrency",
-                        "2",
-                    ],
-                    env,
+            # One worker per queue, so a burst of emails never delays matching.
+            for queue, concurrency, worker_env in (
+                (settings.CELERY_TASK_DEFAULT_QUEUE, "2", env),
+                (settings.CELERY_MAIL_QUEUE, "2", {**env, "WORKER_PRELOAD_MODEL": "0"}),
+            ):
+                children.append(
+                    self._spawn(
+                        [
+                            python,
+                            "-m",
+                            "celery",
+                            "-A",
+                            "matchmaker",
+                            "worker",
+                            "--loglevel",
+                            "INFO",
+                            "--concurrency",
+                            concurrency,
+                            "--queues",
+                            queue,
+                            "--hostname",
+                            f"{queue}@%h",
+                        ],
+                        worker_env,
+                    )
                 )
-            )
             schedule = settings.VAR_DIR / "celerybeat-schedule"
             children.append(
                 self._spawn(

@@ -14,7 +14,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--kinds", default=",".join(DEFAULT_ORDER), help="result,capability,need"
         )
-        parser.add_argument("--batch-size", type=int, default=64)
+        parser.add_argument("--batch-size", type=int, default=256)
         parser.add_argument("--no-match", action="store_true", help="only rebuild the indexes")
 
     def handle(self, *args, kinds: str, batch_size: int, no_match: bool, **options):
