@@ -161,7 +161,13 @@ def test_bm25_subset_uses_global_stats() -> None:
 
 
 def test_bm25_for_one_query_equals_the_indexed_corpus() -> None:
-    texts = ["锂电池热失控预警", "锂电池正极包覆改性，锂电池循环寿命", "小麦条锈病", "", "PID 控制 锂"]
+    texts = [
+        "锂电池热失控预警",
+        "锂电池正极包覆改性，锂电池循环寿命",
+        "小麦条锈病",
+        "",
+        "PID 控制 锂",
+    ]
     docs = [lexical.tokenize(t) for t in texts]
     stats = lexical.Bm25Stats.from_documents(docs + [lexical.tokenize("储能电站热管理")])
     query = lexical.tokenize("锂电池热失控的早期预警 PID")
