@@ -860,6 +860,7 @@ def bench_reindex() -> dict:
     from django.utils import timezone
 
     from matching import embedding, indexing, reindex
+    from matching.documents import doc_for, load_objects
     from matching.models import EmbeddingVersion
 
     # "model-change" (default): what a full rebuild is in production, a new model's version
@@ -875,16 +876,25 @@ def bench_reindex() -> dict:
         corpus.reset_matcher_tables()
         cast = corpus.make_cast([s.discipline for s in real])
         specs, _parents = corpus.synth_results(real, size)
-        corpus.insert_results(cast, specs)
+        ids = corpus.insert_results(cast, specs)
         if mode == "model-change":
-            # The previous model's version serves; the configured model's version is built.
-            EmbeddingVersion.objects.create(
+            # The previous model's version serves and is current (every vector and lexical
+            # document in place, as before a model change); the configured model's is built.
+            objects = load_objects("result", ids)
+            texts = [doc_for("result", objects[i]).text for i in ids]
+            previous = EmbeddingVersion.objects.create(
                 model_id="bench:previous-model",
-                model_name="bench-previous",
+                model_name=embedding.default_model_name(),
                 dimension=embedding.dimension(),
                 status=EmbeddingVersion.Status.ACTIVE,
                 activated_at=timezone.now(),
             )
+            placeholder = np.random.default_rng(size).standard_normal(
+                (len(ids), previous.dimension)
+            )
+            placeholder /= np.linalg.norm(placeholder, axis=1, keepdims=True)
+            corpus.copy_embeddings(previous, "result", ids, placeholder.astype(np.float32), texts)
+            corpus.insert_lexical("result", ids, texts)
         bucket: dict[str, float] = {}
         with (
             _patched(embedding, "encode", _timed(bucket, "encode")),
