@@ -889,11 +889,13 @@ def bench_reindex() -> dict:
                 status=EmbeddingVersion.Status.ACTIVE,
                 activated_at=timezone.now(),
             )
-            placeholder = np.random.default_rng(size).standard_normal(
+            previous_vectors = np.random.default_rng(size).standard_normal(
                 (len(ids), previous.dimension)
             )
-            placeholder /= np.linalg.norm(placeholder, axis=1, keepdims=True)
-            corpus.copy_embeddings(previous, "result", ids, placeholder.astype(np.float32), texts)
+            previous_vectors /= np.linalg.norm(previous_vectors, axis=1, keepdims=True)
+            corpus.copy_embeddings(
+                previous, "result", ids, previous_vectors.astype(np.float32), texts
+            )
             corpus.insert_lexical("result", ids, texts)
         bucket: dict[str, float] = {}
         with (

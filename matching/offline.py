@@ -59,7 +59,7 @@ class OfflinePool:
         dense_all = self.vectors @ np.asarray(qvec, dtype=np.float32)
         ann = np.argsort(-dense_all, kind="stable")[: engine.ANN_CANDIDATES].tolist()
         candidates = list(dict.fromkeys(ann + self.lexical_candidates(q_tokens)))
-        bm25 = lexical.Bm25Corpus([self.tokens[i] for i in candidates]).scores(q_tokens, self.stats)
+        bm25 = lexical.bm25_scores(q_tokens, [self.tokens[i] for i in candidates], self.stats)
         fused = engine.rerank(
             dense=dense_all[candidates],
             bm25=bm25,
