@@ -113,7 +113,7 @@ class Command(BaseCommand):
                 redis_proc.terminate()
                 redis_proc.wait(timeout=10)
             self.stdout.write(
-                "stopped web, worker, beat and Redis; PostgreSQL keeps running in var/pgdata"
+                "stopped web, workers, beat and Redis; PostgreSQL keeps running in var/pgdata"
             )
 
     def _spawn(self, cmd: list[str], env: dict) -> subprocess.Popen:
