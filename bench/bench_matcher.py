@@ -50,7 +50,6 @@ import re
 import signal
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -613,28 +612,17 @@ def bench_ann() -> list[dict]:
 
 
 def _start_worker(env: dict, log_path: Path) -> subprocess.Popen:
-    from matchmaker.celery import app
+    from django.conf import settings
+
+    from matchmaker.celery import app, worker_command
 
     log = open(log_path, "ab")  # noqa: SIM115 - owned by the child for its lifetime
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "matchmaker",
-            "worker",
-            "--loglevel",
-            "INFO",
-            "--concurrency",
-            "1",
-            "--pool",
-            "prefork",
-            "--without-gossip",
-            "--without-mingle",
-            "--hostname",
-            f"bench-matcher-{os.getpid()}@%h",
-        ],
+        worker_command(
+            hostname=f"bench-matcher-{os.getpid()}@%h",
+            queues=[settings.CELERY_TASK_DEFAULT_QUEUE],
+            private=True,
+        ),
         cwd=BASE_DIR,
         env=env,
         stdout=log,

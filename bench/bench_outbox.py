@@ -19,7 +19,6 @@ import os
 import signal
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -45,30 +44,19 @@ def _database_url(db: dict) -> str:
 
 
 def _start_worker(env: dict, concurrency: int, log_path: Path) -> subprocess.Popen:
-    from matchmaker.celery import app
+    from django.conf import settings
+
+    from matchmaker.celery import app, worker_command
 
     log = open(log_path, "ab")  # noqa: SIM115 - owned by the child for its lifetime
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "matchmaker",
-            "worker",
-            "--loglevel",
-            "WARNING",
-            "--concurrency",
-            str(concurrency),
-            "--queues",
-            "mail",
-            "--pool",
-            "prefork",
-            "--without-gossip",
-            "--without-mingle",
-            "--hostname",
-            f"bench-outbox-{os.getpid()}@%h",
-        ],
+        worker_command(
+            hostname=f"bench-outbox-{os.getpid()}@%h",
+            queues=[settings.CELERY_MAIL_QUEUE],
+            concurrency=concurrency,
+            loglevel="WARNING",
+            private=True,
+        ),
         cwd=BASE_DIR,
         env=env,
         stdout=log,

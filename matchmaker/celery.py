@@ -1,5 +1,7 @@
 import logging
 import os
+import sys
+from collections.abc import Sequence
 
 from celery import Celery
 from celery.signals import worker_process_init
@@ -34,3 +36,23 @@ def _load_embedding_model(**_kwargs) -> None:
         embedding.get_model()
     except (embedding.ModelNotBuiltError, OSError) as exc:
         logging.getLogger(__name__).warning("embedding model not preloaded: %s", exc)
+
+
+def worker_command(
+    *,
+    hostname: str,
+    queues: Sequence[str] = (),
+    concurrency: int = 1,
+    loglevel: str = "INFO",
+    private: bool = False,
+) -> list[str]:
+    """The argv of a ``celery worker`` for this project, run by this Python (``make run``, the
+    tests and the benchmarks start workers with it). ``private``: a worker that needs no
+    cluster chatter (tests, benchmarks): prefork pool, no gossip, no mingle."""
+    argv = [sys.executable, "-m", "celery", "-A", "matchmaker", "worker"]
+    argv += ["--loglevel", loglevel, "--concurrency", str(concurrency), "--hostname", hostname]
+    if queues:
+        argv += ["--queues", ",".join(queues)]
+    if private:
+        argv += ["--pool", "prefork", "--without-gossip", "--without-mingle"]
+    return argv

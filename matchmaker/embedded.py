@@ -122,6 +122,9 @@ def start_redis(data_dir: Path, port: int, *, wait: float = 10.0) -> subprocess.
             str(data_dir / "redis.log"),
         ],
         stdin=subprocess.DEVNULL,
+        # Its own session: a Ctrl-C in the terminal must not stop Redis while the workers that
+        # use it are still shutting down; the caller stops it last.
+        start_new_session=True,
     )
     deadline = time.monotonic() + wait
     while time.monotonic() < deadline:

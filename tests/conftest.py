@@ -3,7 +3,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
@@ -15,6 +14,7 @@ from django.conf import settings
 from django.db import connection
 
 from accounts.models import Membership
+from matchmaker.celery import worker_command
 from matchmaker.embedded import free_port
 from tests.factories import MembershipFactory, OrganizationFactory
 
@@ -136,26 +136,11 @@ class WorkerProcess:
         self._log_offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         log = open(self.log_path, "ab")  # noqa: SIM115 - owned by the child for its lifetime
         self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "matchmaker",
-                "worker",
-                "--loglevel",
-                "INFO",
-                "--concurrency",
-                "1",
-                "--queues",
-                ",".join(self.queues),
-                "--pool",
-                "prefork",
-                "--without-gossip",
-                "--without-mingle",
-                "--hostname",
-                f"test-{os.getpid()}-{time.monotonic_ns()}@%h",
-            ],
+            worker_command(
+                hostname=f"test-{os.getpid()}-{time.monotonic_ns()}@%h",
+                queues=self.queues,
+                private=True,
+            ),
             cwd=BASE_DIR,
             env=env,
             stdout=log,

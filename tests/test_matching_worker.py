@@ -24,13 +24,19 @@ def wait_for(predicate, timeout: float = 90.0, interval: float = 0.2) -> bool:
     return False
 
 
-def test_published_need_gets_matches_from_the_worker(celery_worker_process):
+def indexed_pool_and_need():
+    """Five indexed results and an unindexed need about battery separators (results[1])."""
     results = make_results()
     for result in results:
         pipeline.index_and_match(kind="result", object_id=result.pk)
     need = NeedFactory(
         title="电池隔膜高温收缩", description="隔膜在130℃以上收缩导致短路，需要耐热隔膜方案。"
     )
+    return results, need
+
+
+def test_published_need_gets_matches_from_the_worker(celery_worker_process):
+    results, need = indexed_pool_and_need()
     index_and_match.delay("need", need.pk)
     assert wait_for(lambda: Match.objects.filter(need=need).exists())
     top = Match.objects.filter(need=need).order_by("-score").first()
@@ -77,12 +83,7 @@ def test_matching_does_not_wait_behind_queued_email(celery_worker_process, setti
         notification_send.delay(outbox_id)  # no such rows: a mail worker would just skip them
     assert backlog.llen(settings.CELERY_MAIL_QUEUE) == before + 200
 
-    results = make_results()
-    for result in results:
-        pipeline.index_and_match(kind="result", object_id=result.pk)
-    need = NeedFactory(
-        title="电池隔膜高温收缩", description="隔膜在130℃以上收缩导致短路，需要耐热隔膜方案。"
-    )
+    _results, need = indexed_pool_and_need()
     index_and_match.delay("need", need.pk)
     assert wait_for(lambda: Match.objects.filter(need=need).exists(), timeout=60)
     assert backlog.llen(settings.CELERY_MAIL_QUEUE) >= before + 200  # none was taken

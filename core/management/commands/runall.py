@@ -12,6 +12,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
+from matchmaker.celery import worker_command
 from matchmaker.embedded import start_redis
 
 DEMO_PASSWORD = "demo12345"  # noqa: S105 - published in the README for the local demo only
@@ -58,27 +59,14 @@ class Command(BaseCommand):
             )
             # One worker per queue, so a burst of emails never delays matching.
             for queue, concurrency, worker_env in (
-                (settings.CELERY_TASK_DEFAULT_QUEUE, "2", env),
-                (settings.CELERY_MAIL_QUEUE, "2", {**env, "WORKER_PRELOAD_MODEL": "0"}),
+                (settings.CELERY_TASK_DEFAULT_QUEUE, 2, env),
+                (settings.CELERY_MAIL_QUEUE, 2, {**env, "WORKER_PRELOAD_MODEL": "0"}),
             ):
                 children.append(
                     self._spawn(
-                        [
-                            python,
-                            "-m",
-                            "celery",
-                            "-A",
-                            "matchmaker",
-                            "worker",
-                            "--loglevel",
-                            "INFO",
-                            "--concurrency",
-                            concurrency,
-                            "--queues",
-                            queue,
-                            "--hostname",
-                            f"{queue}@%h",
-                        ],
+                        worker_command(
+                            hostname=f"{queue}@%h", queues=[queue], concurrency=concurrency
+                        ),
                         worker_env,
                     )
                 )
@@ -104,7 +92,9 @@ class Command(BaseCommand):
                 # Index and match the demo data in the background; idempotent and resumable.
                 from matching.tasks import reindex_all
 
-                reindex_all.delay()
+                # Fire and forget: waiting on the result would keep a Redis subscription open
+                # here, which complains for 20 s if Ctrl-C stops Redis before the task ends.
+                reindex_all.apply_async(ignore_result=True)
             self._banner(bind)
             self._wait(children)
         finally:
