@@ -175,18 +175,16 @@ def ann_candidates(
 
 def rare_terms(query_tokens: Sequence[str], stats: lexical.Bm25Stats) -> list[str]:
     """The query terms used for lexical candidate retrieval: its rarest terms in the pool, as long
-    as together they occur in at most LEXICAL_DF_BUDGET documents (at least one term, and none at
-    all when even the rarest is that common). Common terms — single characters above all — would
+    as together they occur in at most LEXICAL_DF_BUDGET documents (none when even the rarest is
+    that common: ANN alone then supplies the candidates). Common terms — single characters above all — would
     make the GIN query read a large part of the pool; they still count in the BM25 score."""
     present = sorted(set(query_tokens) & set(stats.df), key=lambda t: (-stats.idf(t), t))
     terms: list[str] = []
     total = 0
     for term in present[:LEXICAL_RETRIEVAL_TERMS]:
         total += stats.df[term]
-        if total > LEXICAL_DF_BUDGET and terms:
-            break
         if total > LEXICAL_DF_BUDGET:
-            return []
+            break
         terms.append(term)
     return terms
 

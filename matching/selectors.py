@@ -58,9 +58,6 @@ def member_org_ids(user) -> set[int]:
     return cached
 
 
-_member_org_ids = member_org_ids  # the former private name
-
-
 def _is_staff(user) -> bool:
     return user is not None and user.is_authenticated and user.is_staff
 
