@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import Http404
 
@@ -45,13 +46,70 @@ def organization_open_invitations(*, org: Organization) -> QuerySet[Invitation]:
     return org.invitations.filter(accepted_at__isnull=True).select_related("invited_by")
 
 
-def user_is_member(*, user: User, org: Organization) -> bool:
-    return user.is_authenticated and Membership.objects.filter(user=user, organization=org).exists()
+# --- membership and "acts for": the one home of these rules ------------------------------------------
+#
+# Every path that asks "is this user a member of that organization" or "may this user act for it"
+# calls one of the functions below; nothing else reads ``Membership`` for that purpose.
+#
+# The staff rule, stated once: platform staff *act for* every organization (they may edit its needs,
+# results and profiles, as support does), but they are *members* only of the organizations they
+# belong to. Membership alone decides what counts for conflicts of interest, for a bidding
+# organization, for the enterprise of a challenge and for "my" lists.
 
 
-def user_is_owner(*, user: User, org: Organization) -> bool:
+def user_is_staff(user) -> bool:
+    return bool(user is not None and user.is_authenticated and user.is_staff)
+
+
+def member_org_ids(user) -> frozenset[int]:
+    """Ids of the organizations ``user`` belongs to; empty for anonymous users. Cached on the user
+    object, i.e. once per request."""
+    if user is None or not user.is_authenticated:
+        return frozenset()
+    cached = getattr(user, "_member_org_ids_cache", None)
+    if cached is None:
+        cached = frozenset(
+            Membership.objects.filter(user=user).values_list("organization_id", flat=True)
+        )
+        user._member_org_ids_cache = cached
+    return cached
+
+
+def forget_memberships(user) -> None:
+    """Drop the per-request cache after a membership of ``user`` changed."""
+    if user is not None and hasattr(user, "_member_org_ids_cache"):
+        del user._member_org_ids_cache
+
+
+def user_is_member(
+    *, user, org: Organization | None = None, organization_id: int | None = None
+) -> bool:
+    """``user`` belongs to the organization (given as object or id). Staff are not members."""
+    org_id = org.pk if org is not None else organization_id
+    return org_id is not None and org_id in member_org_ids(user)
+
+
+def user_acts_for(
+    *, user, org: Organization | None = None, organization_id: int | None = None
+) -> bool:
+    """``user`` may act for the organization: a member, or platform staff."""
+    return user_is_staff(user) or user_is_member(
+        user=user, org=org, organization_id=organization_id
+    )
+
+
+def require_acts_for(
+    *, user, org: Organization | None = None, organization_id: int | None = None
+) -> None:
+    """``PermissionDenied`` unless ``user_acts_for``."""
+    if not user_acts_for(user=user, org=org, organization_id=organization_id):
+        raise PermissionDenied
+
+
+def user_is_owner(*, user, org: Organization) -> bool:
     return (
-        user.is_authenticated
+        user is not None
+        and user.is_authenticated
         and Membership.objects.filter(
             user=user, organization=org, role=Membership.Role.OWNER
         ).exists()

@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from accounts import selectors
 from accounts.emails import send_confirmation_email, send_invitation_email
 from accounts.models import ApiToken, Invitation, Membership, Organization, User
 from core.services import audit_record
@@ -159,9 +160,7 @@ def organization_verify(*, org: Organization, actor: User) -> Organization:
 
 
 def _require_owner(org: Organization, user: User) -> None:
-    if not Membership.objects.filter(
-        organization=org, user=user, role=Membership.Role.OWNER
-    ).exists():
+    if not selectors.user_is_owner(user=user, org=org):
         raise PermissionDenied
 
 

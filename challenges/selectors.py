@@ -16,6 +16,7 @@ from django.http import Http404
 from django.utils import timezone
 
 from accounts.models import ExpertProfile, Membership, User
+from accounts.selectors import member_org_ids, user_is_staff
 from challenges.models import (
     Bid,
     Challenge,
@@ -39,16 +40,6 @@ OUTLIER_POINTS = 25
 OUTLIER_IQR = 1.5
 
 
-def member_org_ids(user) -> set[int]:
-    if user is None or not user.is_authenticated:
-        return set()
-    cached = getattr(user, "_challenge_org_ids", None)
-    if cached is None:
-        cached = set(Membership.objects.filter(user=user).values_list("organization_id", flat=True))
-        user._challenge_org_ids = cached
-    return cached
-
-
 def user_is_enterprise(*, user, challenge: Challenge) -> bool:
     return challenge.organization_id in member_org_ids(user)
 
@@ -69,7 +60,7 @@ def challenge_visibility(*, challenge: Challenge, user) -> NeedVisibility:
     - a 定向邀请 challenge: nobody else;
     - an open challenge: what the need's confidentiality allows (need_visibility).
     """
-    if user is not None and user.is_authenticated and user.is_staff:
+    if user_is_staff(user):
         return NeedVisibility.FULL
     org_ids = member_org_ids(user)
     if challenge.organization_id in org_ids:
@@ -127,7 +118,7 @@ def challenge_list_open(*, user) -> list[tuple[Challenge, NeedVisibility]]:
     Visibility is computed for the page in a fixed number of queries."""
     challenges = list(_challenge_qs().filter(status=S.OPEN).order_by("bid_deadline"))
     org_ids = member_org_ids(user)
-    is_staff = bool(user is not None and user.is_authenticated and user.is_staff)
+    is_staff = user_is_staff(user)
     ids = [c.pk for c in challenges]
     invited = set(
         ChallengeInvitation.objects.filter(

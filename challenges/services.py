@@ -20,6 +20,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import ExpertProfile, Membership, Organization, User
+from accounts.selectors import user_is_member
 from challenges import notify
 from challenges.models import (
     Bid,
@@ -63,28 +64,14 @@ class TransitionError(Exception):
 # --- roles and locks ---------------------------------------------------------------------------------
 
 
-def _member_org_ids(user: User) -> set[int]:
-    if user is None or not user.is_authenticated:
-        return set()
-    return set(Membership.objects.filter(user=user).values_list("organization_id", flat=True))
-
-
-def _is_member(user: User, org_id: int) -> bool:
-    return (
-        user is not None
-        and user.is_authenticated
-        and Membership.objects.filter(user=user, organization_id=org_id).exists()
-    )
-
-
 def _require_enterprise(user: User, challenge: Challenge) -> None:
     """The challenge's own organization (出题单位) acts on it; staff do not act for it."""
-    if not _is_member(user, challenge.organization_id):
+    if not user_is_member(user=user, organization_id=challenge.organization_id):
         raise PermissionDenied
 
 
 def _require_bidder(user: User, bid: Bid) -> None:
-    if not _is_member(user, bid.organization_id):
+    if not user_is_member(user=user, organization_id=bid.organization_id):
         raise PermissionDenied
 
 
@@ -171,7 +158,7 @@ def challenge_create_from_need(
     """A draft challenge for a published need, prefilled from it (title, budget, all indicators, the
     default rubric 技术先进性30、可行性30、团队能力20、经费合理性20); ``changes`` as in
     ``challenge_update``."""
-    if not _is_member(actor, need.organization_id):
+    if not user_is_member(user=actor, organization_id=need.organization_id):
         raise PermissionDenied
     need = Need.objects.select_for_update().get(pk=need.pk)
     if need.status not in Need.OPEN_STATUSES:
@@ -476,7 +463,7 @@ def challenge_invite_from_match(*, match: Match, actor: User) -> tuple[Challenge
     need's challenge, creating a draft (定向邀请) when the need has none that still takes bids.
     Returns the challenge and whether it was created."""
     need = match.need
-    if not _is_member(actor, need.organization_id):
+    if not user_is_member(user=actor, organization_id=need.organization_id):
         raise PermissionDenied
     challenge = (
         Challenge.objects.filter(need=need, status__in=[S.DRAFT, S.OPEN])
@@ -520,7 +507,7 @@ def bid_create(
 ) -> Bid:
     """A draft bid of ``organization``; ``data`` as in ``bid_update``. With ``submit`` it is submitted
     in the same transaction, so a refused submission leaves no draft behind."""
-    if not _is_member(actor, organization.pk):
+    if not user_is_member(user=actor, organization_id=organization.pk):
         raise PermissionDenied
     locked = _lock(challenge)
     _before_deadline(locked)
@@ -846,7 +833,7 @@ def bid_withdraw(*, bid: Bid, actor: User, reason: str = "") -> Bid:
 @transaction.atomic
 def consortium_confirm(*, member: ConsortiumMember, actor: User) -> ConsortiumMember:
     """A member of the invited organization confirms its participation before the deadline."""
-    if not _is_member(actor, member.organization_id):
+    if not user_is_member(user=actor, organization_id=member.organization_id):
         raise PermissionDenied
     challenge = _lock(member.bid.challenge)
     _before_deadline(challenge)
@@ -1152,7 +1139,7 @@ def milestone_submit(
     *, cm: ContractMilestone, actor: User, note: str, measured_value: str = ""
 ) -> ContractMilestone:
     """The winner submits a milestone's deliverable (again, after a rejection)."""
-    if not _is_member(actor, cm.contract.organization_id):
+    if not user_is_member(user=actor, organization_id=cm.contract.organization_id):
         raise PermissionDenied
     challenge, locked = _lock_milestone(cm)
     _require_state(challenge, S.IN_PROGRESS, action=_("提交里程碑成果"))

@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from accounts.models import Organization
+from accounts.selectors import member_org_ids
 from challenges import selectors, services
 from challenges.forms import (
     AssignExpertForm,
@@ -91,7 +92,7 @@ def dashboard(request):
 @require_POST
 @login_required
 def challenge_create(request, need_uuid):
-    need = get_object_or_404(Need, uuid=need_uuid, organization__memberships__user=request.user)
+    need = get_object_or_404(Need, uuid=need_uuid, organization_id__in=member_org_ids(request.user))
     try:
         challenge = services.challenge_create_from_need(need=need, actor=request.user)
     except ValidationError as exc:
@@ -273,7 +274,7 @@ def invite_from_match(request, match_id: int):
     match = get_object_or_404(
         Match.objects.select_related("need", "result__organization", "capability__organization"),
         pk=match_id,
-        need__organization__memberships__user=request.user,
+        need__organization_id__in=member_org_ids(request.user),
     )
     try:
         challenge, created = services.challenge_invite_from_match(match=match, actor=request.user)
@@ -397,7 +398,7 @@ def challenge_award(request, uuid):
 def execution(request, uuid):
     challenge, visibility = selectors.challenge_get_for_viewer(uuid=uuid, user=request.user)
     is_enterprise = selectors.user_is_enterprise(user=request.user, challenge=challenge)
-    org_ids = selectors.member_org_ids(request.user)
+    org_ids = member_org_ids(request.user)
     contracts = [
         c
         for c in selectors.contracts_of_challenge(challenge=challenge)
@@ -491,7 +492,7 @@ def bid_edit(request, uuid):
     )
     _sync(challenge)
     bid = selectors.bid_of_org(challenge=challenge, user=request.user)
-    orgs = Organization.objects.filter(memberships__user=request.user).exclude(
+    orgs = Organization.objects.filter(pk__in=member_org_ids(request.user)).exclude(
         pk=challenge.organization_id
     )
     if bid is None and not orgs:
@@ -566,7 +567,7 @@ def bid_edit(request, uuid):
 @login_required
 def bid_detail(request, uuid):
     bid = selectors.bid_detail(bid=selectors.bid_get_for_viewer(uuid=uuid, user=request.user))
-    org_ids = selectors.member_org_ids(request.user)
+    org_ids = member_org_ids(request.user)
     is_bidder = bid.organization_id in org_ids
     context = {
         "bid": bid,

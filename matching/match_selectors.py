@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db.models import Count, Q, QuerySet
 from django.http import Http404
 
-from accounts.models import Membership
+from accounts.selectors import member_org_ids, user_is_staff
 from matching.models import Match, MatchFeedback, Need, Result
 from matching.selectors import NeedVisibility, need_visibility
 
@@ -56,9 +56,9 @@ def match_get_for_party(*, pk: int, user) -> Match:
     )
     if match is None or not user.is_authenticated:
         raise Http404
-    if user.is_staff:
+    if user_is_staff(user):
         return match
-    org_ids = set(Membership.objects.filter(user=user).values_list("organization_id", flat=True))
+    org_ids = member_org_ids(user)
     if match.need.organization_id in org_ids:
         return match
     if (

@@ -8,7 +8,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from accounts.models import Membership
+from accounts.selectors import member_org_ids
 from core.services import audit_record
 from matching import tasks
 from matching.models import Match, MatchFeedback
@@ -17,7 +17,7 @@ from matching.models import Match, MatchFeedback
 def _side_organization(match: Match, user) -> int:
     """The organization (need side or candidate side) on whose behalf ``user`` gives feedback."""
     candidate_org = match.candidate.organization_id
-    org_ids = set(Membership.objects.filter(user=user).values_list("organization_id", flat=True))
+    org_ids = member_org_ids(user)
     if match.need.organization_id in org_ids:
         return match.need.organization_id
     if candidate_org in org_ids:

@@ -10,7 +10,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from accounts.models import Membership
+from accounts.selectors import member_org_ids
 from matching import match_selectors, match_services
 
 
@@ -39,9 +39,7 @@ def match_feedback(request, pk: int):
 
 @login_required
 def my_matches(request):
-    org_ids = list(
-        Membership.objects.filter(user=request.user).values_list("organization_id", flat=True)
-    )
+    org_ids = list(member_org_ids(request.user))
     context = {
         "matched_needs": match_selectors.matched_needs_for_organization(
             organization_ids=org_ids, user=request.user

@@ -34,7 +34,7 @@ from django.db.models import (
 )
 from django.http import Http404
 
-from accounts.models import Membership
+from accounts.selectors import member_org_ids, user_is_staff
 from matching.models import Need, NeedAccess
 
 # The relations every need read path renders.
@@ -45,21 +45,6 @@ class NeedVisibility(enum.IntEnum):
     NONE = 0  # not even its existence
     SUMMARY = 1  # title, field, region, public summary, status
     FULL = 2  # description, indicators, scenario, attachments, contact, organization, dates
-
-
-def member_org_ids(user) -> set[int]:
-    """Ids of the organizations ``user`` belongs to (cached on the user object, i.e. per request)."""
-    if not user or not user.is_authenticated:
-        return set()
-    cached = getattr(user, "_member_org_ids", None)
-    if cached is None:
-        cached = set(Membership.objects.filter(user=user).values_list("organization_id", flat=True))
-        user._member_org_ids = cached
-    return cached
-
-
-def _is_staff(user) -> bool:
-    return user is not None and user.is_authenticated and user.is_staff
 
 
 def need_visibility(*, need: Need, user) -> NeedVisibility:
@@ -74,7 +59,7 @@ def need_visibility(*, need: Need, user) -> NeedVisibility:
 
     ``_need_visibility_rules`` below is the same list as SQL conditions; keep the two in step.
     """
-    if _is_staff(user):
+    if user_is_staff(user):
         return NeedVisibility.FULL
     org_ids = member_org_ids(user)
     if need.organization_id in org_ids:
@@ -135,7 +120,7 @@ def need_queryset_for_viewer(
     ``need_full_text_q()``, so that neither search nor filters reveal them.
     """
     qs = Need.objects.all()
-    if _is_staff(user):
+    if user_is_staff(user):
         return qs.annotate(
             viewer_visibility=Value(int(NeedVisibility.FULL), output_field=IntegerField()),
             full_text=Value(True, output_field=BooleanField()),

@@ -22,13 +22,14 @@ from typing import Any
 
 import filetype
 from django.conf import settings
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from accounts.models import Membership, Organization, User
+from accounts.models import Organization, User
+from accounts.selectors import require_acts_for
 from core.services import audit_record
 from matching import tasks
 from matching.models import (
@@ -127,16 +128,6 @@ Errors = dict[str, list[str]]
 
 def _schedule_matching(kind: str, object_id: int) -> None:
     transaction.on_commit(partial(tasks.index_and_match.delay, kind, object_id))
-
-
-def _require_member(*, actor: User, organization: Organization) -> None:
-    """Members of the organization act for it; platform staff may act for any."""
-    if actor is None or not actor.is_authenticated:
-        raise PermissionDenied
-    if actor.is_staff:
-        return
-    if not Membership.objects.filter(user=actor, organization=organization).exists():
-        raise PermissionDenied
 
 
 def _add(errors: Errors, field: str, message: str | Iterable[str]) -> None:
@@ -491,7 +482,7 @@ def need_create(
     indicators: list[dict] | None = None,
 ) -> Need:
     """A draft need of ``organization`` (an enterprise) written by one of its members."""
-    _require_member(actor=actor, organization=organization)
+    require_acts_for(user=actor, org=organization)
     errors: Errors = {}
     _check_kind(
         organization,
@@ -518,7 +509,7 @@ def need_update(
     *, need: Need, actor: User, data: dict, indicators: list[dict] | None = None
 ) -> Need:
     """Change the given fields; ``indicators`` None keeps them, a list replaces them."""
-    _require_member(actor=actor, organization=need.organization)
+    require_acts_for(user=actor, org=need.organization)
     need = Need.objects.select_for_update().select_related("organization").get(pk=need.pk)
     errors: Errors = {}
     if need.status in NEED_FROZEN_STATUSES:
@@ -552,7 +543,7 @@ def _indicator_signature(rows: list[NeedIndicator]) -> list[tuple]:
 def need_set_status(*, need: Need, actor: User, to_status: str, reason: str = "") -> Need:
     """The one way a need changes status: checks the transition (and, to publish, that the
     organization is verified), audits who/when/from/to/why, and re-runs matching after commit."""
-    _require_member(actor=actor, organization=need.organization)
+    require_acts_for(user=actor, org=need.organization)
     locked = Need.objects.select_for_update().select_related("organization").get(pk=need.pk)
     from_status = locked.status
     if to_status not in Need.Status.values:
@@ -637,7 +628,7 @@ def result_create(
     patents: list[dict] | None = None,
 ) -> Result:
     """A draft research result of ``organization`` (a university or institute)."""
-    _require_member(actor=actor, organization=organization)
+    require_acts_for(user=actor, org=organization)
     errors: Errors = {}
     _check_kind(
         organization,
@@ -664,7 +655,7 @@ def result_update(
     *, result: Result, actor: User, data: dict, patents: list[dict] | None = None
 ) -> Result:
     """Change the given fields; ``patents`` None keeps them, a list replaces them."""
-    _require_member(actor=actor, organization=result.organization)
+    require_acts_for(user=actor, org=result.organization)
     result = Result.objects.select_for_update().select_related("organization").get(pk=result.pk)
     if result.status == Result.Status.WITHDRAWN:
         raise ValidationError({"status": [_("已撤回的成果不能再编辑。")]})
@@ -694,7 +685,7 @@ def result_update(
 
 @transaction.atomic
 def result_set_status(*, result: Result, actor: User, to_status: str, reason: str = "") -> Result:
-    _require_member(actor=actor, organization=result.organization)
+    require_acts_for(user=actor, org=result.organization)
     locked = Result.objects.select_for_update().select_related("organization").get(pk=result.pk)
     from_status = locked.status
     if to_status not in Result.Status.values or to_status not in RESULT_TRANSITIONS[from_status]:
@@ -759,7 +750,7 @@ def capability_create(
     data: dict,
     fields: list | None = None,
 ) -> CapabilityProfile:
-    _require_member(actor=actor, organization=organization)
+    require_acts_for(user=actor, org=organization)
     errors: Errors = {}
     _check_kind(
         organization,
@@ -790,7 +781,7 @@ def capability_update(
     fields: list | None = None,
 ) -> CapabilityProfile:
     """``fields`` None keeps the technology fields, a list replaces them."""
-    _require_member(actor=actor, organization=profile.organization)
+    require_acts_for(user=actor, org=profile.organization)
     profile = CapabilityProfile.objects.select_for_update().get(pk=profile.pk)
     was_published = profile.is_published
     errors: Errors = {}
@@ -815,7 +806,7 @@ def capability_update(
 @transaction.atomic
 def capability_delete(*, profile: CapabilityProfile, actor: User) -> None:
     """Delete the profile; its matches go with it (cascade)."""
-    _require_member(actor=actor, organization=profile.organization)
+    require_acts_for(user=actor, org=profile.organization)
     audit_record(
         actor=actor, action="capability.delete", target=profile, data={"title": profile.title}
     )
@@ -876,7 +867,7 @@ def _clean_original_name(name: str) -> str:
 @transaction.atomic
 def attachment_add(*, owner: Need | Result, actor: User, upload: UploadedFile) -> Attachment:
     """Store ``upload`` under a random name and attach it to ``owner`` (a need or a result)."""
-    _require_member(actor=actor, organization=owner.organization)
+    require_acts_for(user=actor, org=owner.organization)
     if isinstance(owner, Need) and owner.status in NEED_FROZEN_STATUSES:
         raise ValidationError({"file": [_("已关闭或已撤回的需求不能再添加附件。")]})
     mime = validate_upload(upload)
@@ -910,7 +901,7 @@ def attachment_add(*, owner: Need | Result, actor: User, upload: UploadedFile) -
 @transaction.atomic
 def attachment_delete(*, attachment: Attachment, actor: User) -> None:
     owner = attachment.need or attachment.result
-    _require_member(actor=actor, organization=owner.organization)
+    require_acts_for(user=actor, org=owner.organization)
     audit_record(
         actor=actor,
         action="attachment.delete",
@@ -942,7 +933,7 @@ def need_access_request(
 
     A fresh request waits for the enterprise's decision; an organization the enterprise invited only
     accepts the terms and gets the full text at once. A rejected organization may ask again."""
-    _require_member(actor=actor, organization=organization)
+    require_acts_for(user=actor, org=organization)
     _check_access_target(need, organization)
     if not accept_terms:
         raise ValidationError({"accept_terms": [_("请先阅读并接受需求方的保密条款。")]})
@@ -984,7 +975,7 @@ def need_access_decide(*, access: NeedAccess, actor: User, approve: bool) -> Nee
         .select_related("need", "need__organization", "organization")
         .get(pk=access.pk)
     )
-    _require_member(actor=actor, organization=access.need.organization)
+    require_acts_for(user=actor, org=access.need.organization)
     if access.status != NeedAccess.Status.REQUESTED:
         raise ValidationError({"status": [_("该申请已处理。")]})
     access.status = NeedAccess.Status.APPROVED if approve else NeedAccess.Status.REJECTED
@@ -1006,7 +997,7 @@ def need_access_decide(*, access: NeedAccess, actor: User, approve: bool) -> Nee
 def need_access_invite(*, need: Need, actor: User, organization: Organization) -> NeedAccess:
     """The enterprise invites ``organization`` to read the full text; it still has to accept the
     terms (``need_access_request``) before it sees anything more."""
-    _require_member(actor=actor, organization=need.organization)
+    require_acts_for(user=actor, org=need.organization)
     _check_access_target(need, organization)
     access, _created = NeedAccess.objects.select_for_update().get_or_create(
         need=need, organization=organization

@@ -26,6 +26,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from accounts.models import Organization
+from accounts.selectors import user_acts_for
 from core.selectors import audit_trail
 from matching import services
 from matching import web_selectors as ws
@@ -247,7 +248,7 @@ def need_export(request):
 
 def need_detail(request, uuid):
     need, visibility = need_get_for_viewer(uuid=uuid, user=request.user)
-    can_manage = ws.user_can_manage(user=request.user, organization_id=need.organization_id)
+    can_manage = user_acts_for(user=request.user, organization_id=need.organization_id)
     full = visibility == NeedVisibility.FULL
     context = {
         "need": need,
@@ -513,7 +514,7 @@ def result_list(request):
 
 def result_detail(request, uuid):
     result = ws.result_get_for_viewer(uuid=uuid, user=request.user)
-    can_manage = ws.user_can_manage(user=request.user, organization_id=result.organization_id)
+    can_manage = user_acts_for(user=request.user, organization_id=result.organization_id)
     context = {
         "result": result,
         "can_manage": can_manage,
@@ -656,7 +657,7 @@ def attachment_delete(request, uuid):
 
 def capability_detail(request, uuid):
     profile = ws.capability_get_for_viewer(uuid=uuid, user=request.user)
-    can_manage = ws.user_can_manage(user=request.user, organization_id=profile.organization_id)
+    can_manage = user_acts_for(user=request.user, organization_id=profile.organization_id)
     context = {
         "profile": profile,
         "fields": profile.fields.select_related("parent"),

@@ -18,11 +18,11 @@ from django.db.models.functions import Coalesce
 from django.http import Http404
 
 from accounts.models import Organization
+from accounts.selectors import member_org_ids, user_acts_for
 from matching.models import Attachment, CapabilityProfile, Need, NeedAccess, Result
 from matching.selectors import (
     NEED_RELATED,
     NeedVisibility,
-    member_org_ids,
     need_full_text_q,
     need_queryset_for_viewer,
     need_visibility,
@@ -40,7 +40,7 @@ STAGES = {
 def user_organizations(*, user, kind: str | None = None) -> QuerySet[Organization]:
     if not user.is_authenticated:
         return Organization.objects.none()
-    qs = Organization.objects.filter(memberships__user=user).distinct().order_by("name")
+    qs = Organization.objects.filter(pk__in=member_org_ids(user)).order_by("name")
     if kind:
         qs = qs.filter(kind=kind)
     return qs
@@ -186,18 +186,11 @@ def result_get_for_viewer(*, uuid, user) -> Result:
         ).get(uuid=uuid)
     except (Result.DoesNotExist, ValueError) as exc:
         raise Http404 from exc
-    if result.status != Result.Status.PUBLISHED and not user_can_manage(
+    if result.status != Result.Status.PUBLISHED and not user_acts_for(
         user=user, organization_id=result.organization_id
     ):
         raise Http404
     return result
-
-
-def user_can_manage(*, user, organization_id: int) -> bool:
-    """Members edit their organization's needs, results and profiles; platform staff may too."""
-    if user is None or not user.is_authenticated:
-        return False
-    return user.is_staff or organization_id in member_org_ids(user)
 
 
 def need_get_for_manager(*, uuid, user) -> Need:
@@ -206,7 +199,7 @@ def need_get_for_manager(*, uuid, user) -> Need:
         need = Need.objects.select_related("organization", "field", "region").get(uuid=uuid)
     except (Need.DoesNotExist, ValueError) as exc:
         raise Http404 from exc
-    if not user_can_manage(user=user, organization_id=need.organization_id):
+    if not user_acts_for(user=user, organization_id=need.organization_id):
         raise Http404
     return need
 
@@ -216,7 +209,7 @@ def result_get_for_manager(*, uuid, user) -> Result:
         result = Result.objects.select_related("organization", "field").get(uuid=uuid)
     except (Result.DoesNotExist, ValueError) as exc:
         raise Http404 from exc
-    if not user_can_manage(user=user, organization_id=result.organization_id):
+    if not user_acts_for(user=user, organization_id=result.organization_id):
         raise Http404
     return result
 
@@ -228,7 +221,7 @@ def capability_get_for_viewer(*, uuid, user) -> CapabilityProfile:
         ).get(uuid=uuid)
     except (CapabilityProfile.DoesNotExist, ValueError) as exc:
         raise Http404 from exc
-    if not profile.is_published and not user_can_manage(
+    if not profile.is_published and not user_acts_for(
         user=user, organization_id=profile.organization_id
     ):
         raise Http404
@@ -237,7 +230,7 @@ def capability_get_for_viewer(*, uuid, user) -> CapabilityProfile:
 
 def capability_get_for_manager(*, uuid, user) -> CapabilityProfile:
     profile = capability_get_for_viewer(uuid=uuid, user=user)
-    if not user_can_manage(user=user, organization_id=profile.organization_id):
+    if not user_acts_for(user=user, organization_id=profile.organization_id):
         raise Http404
     return profile
 
@@ -265,7 +258,7 @@ def need_access_get_for_owner(*, pk: int, user) -> NeedAccess:
         ).get(pk=pk)
     except NeedAccess.DoesNotExist as exc:
         raise Http404 from exc
-    if not user_can_manage(user=user, organization_id=access.need.organization_id):
+    if not user_acts_for(user=user, organization_id=access.need.organization_id):
         raise Http404
     return access
 
@@ -294,7 +287,7 @@ def attachment_get_for_download(*, uuid, user) -> Attachment:
     if attachment.need_id:
         if need_visibility(need=attachment.need, user=user) < NeedVisibility.FULL:
             raise Http404
-    elif attachment.result.status != Result.Status.PUBLISHED and not user_can_manage(
+    elif attachment.result.status != Result.Status.PUBLISHED and not user_acts_for(
         user=user, organization_id=attachment.result.organization_id
     ):
         raise Http404
@@ -304,7 +297,7 @@ def attachment_get_for_download(*, uuid, user) -> Attachment:
 def attachment_get_for_manager(*, uuid, user) -> Attachment:
     attachment = attachment_get_for_download(uuid=uuid, user=user)
     owner = attachment.need or attachment.result
-    if not user_can_manage(user=user, organization_id=owner.organization_id):
+    if not user_acts_for(user=user, organization_id=owner.organization_id):
         raise Http404
     return attachment
 

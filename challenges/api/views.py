@@ -10,6 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.models import ExpertProfile, Organization
+from accounts.selectors import member_org_ids
 from challenges import selectors, services
 from challenges.api import serializers as s
 from challenges.models import Bid, Challenge
@@ -69,7 +70,7 @@ class ChallengeListApi(ChallengeApiView):
         data = dict(serializer.validated_data)
         try:
             need = Need.objects.get(
-                uuid=data.pop("need"), organization__memberships__user=request.user
+                uuid=data.pop("need"), organization_id__in=member_org_ids(request.user)
             )
         except Need.DoesNotExist as exc:
             raise Http404 from exc
@@ -266,7 +267,7 @@ class ChallengeBidsApi(ChallengeApiView):
         submit = data.pop("submit")
         try:
             org = Organization.objects.get(
-                uuid=data.pop("organization"), memberships__user=request.user
+                uuid=data.pop("organization"), pk__in=member_org_ids(request.user)
             )
         except Organization.DoesNotExist as exc:
             raise Http404 from exc
@@ -319,7 +320,7 @@ class BidConfirmApi(ChallengeApiView):
     def post(self, request, uuid):
         bid = selectors.bid_get_for_viewer(uuid=uuid, user=request.user)
         member = (
-            bid.members.filter(organization__memberships__user=request.user, is_lead=False)
+            bid.members.filter(organization_id__in=member_org_ids(request.user), is_lead=False)
             .order_by("confirmed_at")
             .first()
         )
@@ -445,7 +446,7 @@ class ChallengeContractsApi(ChallengeApiView):
     def get(self, request, uuid):
         challenge, _v = _challenge(request, uuid)
         is_enterprise = selectors.user_is_enterprise(user=request.user, challenge=challenge)
-        org_ids = selectors.member_org_ids(request.user)
+        org_ids = member_org_ids(request.user)
         contracts = [
             c
             for c in selectors.contracts_of_challenge(challenge=challenge)

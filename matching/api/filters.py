@@ -13,7 +13,8 @@ import django_filters as filters
 from django.db.models import CharField, Exists, F, Func, OuterRef, Q, QuerySet, Value
 from django.utils.translation import gettext_lazy as _
 
-from matching.api.selectors import member_org_ids, need_full_text_q
+from accounts.selectors import member_org_ids
+from matching.api.selectors import need_full_text_q
 from matching.models import CapabilityProfile, CoopMode, Need, NeedIndicator, Result
 from taxonomy.models import Region
 

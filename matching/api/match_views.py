@@ -8,7 +8,7 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.models import Membership
+from accounts.selectors import user_acts_for
 from matching import match_selectors, match_services, pipeline
 from matching.api.match_serializers import (
     AdHocMatchInputSerializer,
@@ -36,13 +36,6 @@ def _explanation(explanation: dict) -> dict:
     return {key: explanation.get(key, []) for key in ("shared_terms", "evidence", "fit")}
 
 
-def _is_member(user, organization_id: int) -> bool:
-    return (
-        user.is_staff
-        or Membership.objects.filter(user=user, organization_id=organization_id).exists()
-    )
-
-
 class NeedMatchesApi(APIView):
     """Ranked results and capability profiles for a need of the caller's organization."""
 
@@ -51,7 +44,7 @@ class NeedMatchesApi(APIView):
         need, _visibility = need_get_for_viewer(
             uuid=uuid, user=request.user, minimum=NeedVisibility.FULL
         )
-        if not _is_member(request.user, need.organization_id):
+        if not user_acts_for(user=request.user, organization_id=need.organization_id):
             raise Http404
         data = [
             {
@@ -78,7 +71,9 @@ class ResultMatchesApi(APIView):
     @extend_schema(responses=MatchedNeedOutputSerializer(many=True))
     def get(self, request, uuid):
         result = Result.objects.filter(uuid=uuid).select_related("organization").first()
-        if result is None or not _is_member(request.user, result.organization_id):
+        if result is None or not user_acts_for(
+            user=request.user, organization_id=result.organization_id
+        ):
             raise Http404
         data = []
         for match, visibility in match_selectors.needs_matched_to_result(

@@ -11,10 +11,10 @@ from django.db.models import Q, QuerySet
 from django.db.models.functions import Coalesce
 from django.http import Http404
 
+from accounts.selectors import member_org_ids, user_is_staff
 from matching.models import CapabilityProfile, Need, Result
 from matching.selectors import (
     NEED_RELATED,
-    member_org_ids,
     need_full_text_q,
     need_queryset_for_viewer,
 )
@@ -22,13 +22,11 @@ from matching.selectors import (
 __all__ = [
     "capability_get_for_api",
     "capability_queryset_for_viewer",
-    "member_org_ids",
     "need_full_text_q",
     "need_get_for_api",
     "need_queryset_for_api",
     "result_get_for_api",
     "result_queryset_for_viewer",
-    "user_is_member_of",
 ]
 
 
@@ -57,7 +55,7 @@ def result_queryset_for_viewer(*, user) -> QuerySet[Result]:
     qs = Result.objects.select_related(
         "organization", "organization__region", "field", "field__parent"
     ).annotate(published=Coalesce("published_at", "created_at"))
-    if user is not None and user.is_authenticated and user.is_staff:
+    if user_is_staff(user):
         return qs
     return qs.filter(
         Q(status=Result.Status.PUBLISHED) | Q(organization_id__in=member_org_ids(user))
@@ -76,7 +74,7 @@ def capability_queryset_for_viewer(*, user) -> QuerySet[CapabilityProfile]:
     qs = CapabilityProfile.objects.select_related("organization").prefetch_related(
         "fields", "fields__parent"
     )
-    if user is not None and user.is_authenticated and user.is_staff:
+    if user_is_staff(user):
         return qs
     return qs.filter(Q(is_published=True) | Q(organization_id__in=member_org_ids(user)))
 
@@ -86,7 +84,3 @@ def capability_get_for_api(*, uuid, user) -> CapabilityProfile:
         return capability_queryset_for_viewer(user=user).get(uuid=uuid)
     except (CapabilityProfile.DoesNotExist, ValueError) as exc:
         raise Http404 from exc
-
-
-def user_is_member_of(*, user, organization_id: int) -> bool:
-    return organization_id in member_org_ids(user)

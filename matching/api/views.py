@@ -42,6 +42,7 @@ from rest_framework.settings import api_settings
 from rest_framework.throttling import UserRateThrottle
 
 from accounts.models import ApiToken, Organization
+from accounts.selectors import member_org_ids, user_acts_for
 from matching import importers, services
 from matching.api import selectors
 from matching.api.filters import CapabilityFilter, NeedFilter, ResultFilter
@@ -131,7 +132,7 @@ def _organization_for_write(request, uuid) -> Organization:
             return Organization.objects.get(uuid=uuid)
         except (Organization.DoesNotExist, ValueError, DjangoValidationError) as exc:
             raise exceptions.ValidationError({"organization": [_("机构不存在。")]}) from exc
-    orgs = list(Organization.objects.filter(memberships__user=request.user)[:2])
+    orgs = list(Organization.objects.filter(pk__in=member_org_ids(request.user))[:2])
     if len(orgs) == 1:
         return orgs[0]
     if not orgs:
@@ -143,9 +144,7 @@ def _organization_for_write(request, uuid) -> Organization:
 
 def _require_write_access(request, organization: Organization) -> None:
     """Members of the owning organization write (platform staff too, as in the services)."""
-    if request.user.is_staff:
-        return
-    if organization.pk not in selectors.member_org_ids(request.user):
+    if not user_acts_for(user=request.user, org=organization):
         raise exceptions.PermissionDenied(_("只有该机构的成员可以修改。"))
 
 
@@ -241,7 +240,7 @@ NeedItemList = PolymorphicProxySerializer(
 
 def _need_payload(need: Need, request) -> dict:
     if need.viewer_visibility >= NeedVisibility.FULL:
-        context = {"member_org_ids": selectors.member_org_ids(request.user)}
+        context = {"member_org_ids": member_org_ids(request.user)}
         return NeedOutputSerializer(need, context=context).data
     return NeedSummaryOutputSerializer(need).data
 
@@ -468,9 +467,7 @@ class NeedExportApi(_NeedQuerysetMixin, generics.GenericAPIView):
         buffer = io.StringIO()
         writer = csv.writer(buffer)
         with override("zh-hans"):
-            writer.writerows(
-                need_export_rows(needs, member_ids=selectors.member_org_ids(request.user))
-            )
+            writer.writerows(need_export_rows(needs, member_ids=member_org_ids(request.user)))
         response = HttpResponse(
             ("\ufeff" + buffer.getvalue()).encode("utf-8"), content_type="text/csv; charset=utf-8"
         )
@@ -592,7 +589,7 @@ class ResultViewSet(
     def get_serializer_context(self):
         context = super().get_serializer_context()
         if not getattr(self, "swagger_fake_view", False):
-            context["member_org_ids"] = selectors.member_org_ids(self.request.user)
+            context["member_org_ids"] = member_org_ids(self.request.user)
         return context
 
     @extend_schema(summary=_l("发布成果"), request=None, responses=ResultOutputSerializer)

@@ -7,7 +7,8 @@ from pathlib import Path
 from django.core.exceptions import PermissionDenied
 from django.core.management.base import BaseCommand, CommandError
 
-from accounts.models import Membership, User
+from accounts.models import User
+from accounts.selectors import user_is_member
 from matching import importers
 
 
@@ -35,7 +36,7 @@ class ImportCommand(BaseCommand):
         actor = User.objects.filter(email__iexact=user.strip()).first()
         if actor is None or not actor.is_active:
             raise CommandError(f"no active user {user!r}")
-        if not Membership.objects.filter(user=actor, organization=organization).exists():
+        if not user_is_member(user=actor, org=organization):
             raise CommandError(f"{actor.email} is not a member of {organization.name}")
         try:
             report = importers.import_file(
