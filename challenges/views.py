@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Callable
 
 from django.contrib import messages
@@ -39,6 +38,7 @@ from challenges.models import Bid, BidAttachment, Challenge, ContractMilestone
 from challenges.selectors import NeedVisibility
 from challenges.services import TransitionError
 from core.selectors import audit_trail
+from core.spreadsheet import csv_writer
 from matching.models import Match, Need
 
 
@@ -311,7 +311,7 @@ def bids_export(request, uuid):
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="bids-{challenge.uuid}.csv"'
     response.write("\ufeff")
-    writer = csv.writer(response)
+    writer = csv_writer(response)
     writer.writerow(
         [_("揭榜单位"), _("联合体"), _("提交时间"), _("预算合计（万元）"), _("技术路线"), _("排名")]
     )

@@ -7,7 +7,6 @@ confidentiality rules) / ``matching.web_selectors`` (lists built on them), write
 
 from __future__ import annotations
 
-import csv
 from urllib.parse import urlencode
 
 from django.contrib import messages
@@ -28,6 +27,7 @@ from django.views.decorators.http import require_POST
 from accounts.models import Organization
 from accounts.selectors import user_acts_for
 from core.selectors import audit_trail
+from core.spreadsheet import csv_writer
 from matching import services
 from matching import web_selectors as ws
 from matching.forms import (
@@ -161,14 +161,6 @@ def need_list(request):
     return render(request, "matching/need_list.html", context)
 
 
-def _csv_cell(value) -> str:
-    text = "" if value is None else str(value)
-    # Spreadsheet formula injection: a cell must not start with a formula character.
-    if text[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + text
-    return text
-
-
 def need_export(request):
     """The filtered need list as CSV. A need the viewer sees only by summary carries only what a
     summary shows (title, field, region, status, public summary; "摘要公开" as its 公开方式), as in
@@ -183,7 +175,7 @@ def need_export(request):
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     response["X-Content-Type-Options"] = "nosniff"
     response.write("\ufeff")  # so spreadsheet programs read UTF-8
-    writer = csv.writer(response)
+    writer = csv_writer(response)
     writer.writerow(
         [
             _("编号"),
@@ -242,7 +234,7 @@ def need_export(request):
         if full_text and need.published_at:
             published = timezone.localtime(need.published_at).strftime("%Y-%m-%d")
         tail = [published, request.build_absolute_uri(need.get_absolute_url())]
-        writer.writerow([_csv_cell(v) for v in public + full + tail])
+        writer.writerow(public + full + tail)
     return response
 
 

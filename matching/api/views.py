@@ -14,7 +14,6 @@ user); the bulk endpoints also against ``bulk`` (60/hour by default). Over the l
 
 from __future__ import annotations
 
-import csv
 import io
 from collections.abc import Callable
 
@@ -43,6 +42,7 @@ from rest_framework.throttling import UserRateThrottle
 
 from accounts.models import ApiToken, Organization
 from accounts.selectors import member_org_ids, user_acts_for
+from core.spreadsheet import csv_writer
 from matching import importers, services
 from matching.api import selectors
 from matching.api.filters import CapabilityFilter, NeedFilter, ResultFilter
@@ -465,7 +465,7 @@ class NeedExportApi(_NeedQuerysetMixin, generics.GenericAPIView):
     def get(self, request):
         needs = self.filter_queryset(self.get_queryset())[:EXPORT_LIMIT]
         buffer = io.StringIO()
-        writer = csv.writer(buffer)
+        writer = csv_writer(buffer)
         with override("zh-hans"):
             writer.writerows(need_export_rows(needs, member_ids=member_org_ids(request.user)))
         response = HttpResponse(
