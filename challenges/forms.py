@@ -20,7 +20,12 @@ class ChallengeForm(ServiceErrorsMixin, forms.Form):
     intro = forms.CharField(label=_("榜单说明"), widget=TEXTAREA, required=False)
     access = forms.ChoiceField(label=_("揭榜方式"), choices=Challenge.Access.choices)
     reward_total = forms.DecimalField(
-        label=_("榜单总金额（万元）"), max_digits=10, decimal_places=2, min_value=0
+        label=_("榜单总金额（万元）"),
+        max_digits=10,
+        decimal_places=2,
+        min_value=0,
+        required=False,
+        help_text=_("发布前须填写；不会自动取自需求预算。"),
     )
     reward_split = forms.CharField(
         label=_("经费拆分说明"),

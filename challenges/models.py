@@ -72,10 +72,14 @@ class Challenge(models.Model):
     access = models.CharField(
         _("揭榜方式"), max_length=8, choices=Access.choices, default=Access.OPEN
     )
+    # Typed by the enterprise, never copied from the need's budget (which a summary-public need
+    # keeps confidential while the reward is public); empty only on a draft.
     reward_total = models.DecimalField(
         _("榜单总金额（万元）"),
         max_digits=10,
         decimal_places=2,
+        null=True,
+        blank=True,
         validators=[MinValueValidator(Decimal("0.01"))],
     )
     reward_split = models.TextField(
@@ -147,7 +151,12 @@ class Challenge(models.Model):
         ordering = ["-published_at", "-created_at"]
         constraints = [
             models.CheckConstraint(
-                condition=Q(reward_total__gt=0), name="challenge_reward_positive"
+                condition=Q(reward_total__isnull=True) | Q(reward_total__gt=0),
+                name="challenge_reward_positive",
+            ),
+            models.CheckConstraint(
+                condition=Q(published_at__isnull=True) | Q(reward_total__isnull=False),
+                name="challenge_reward_set_when_published",
             ),
             models.CheckConstraint(
                 condition=Q(race_winners__gte=2), name="challenge_race_winners_min"

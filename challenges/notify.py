@@ -19,6 +19,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Membership, User
+from matching.selectors import NeedVisibility
 
 logger = logging.getLogger(__name__)
 _state = threading.local()
@@ -35,8 +36,17 @@ def muted() -> Iterator[None]:
 
 
 def _send(
-    *, event_key: str, recipients: Iterable[User], template: str, context: dict, link: str
+    *,
+    event_key: str,
+    challenge,
+    recipients: Iterable[User],
+    template: str,
+    context: dict,
+    link: str,
 ) -> int:
+    """One notification per recipient. The challenge's heading (title, enterprise, deadline) comes
+    from the projection at that recipient's visibility, so a summary-public challenge's email
+    names no enterprise to someone who may not see it."""
     if getattr(_state, "muted", False):
         return 0
     try:
@@ -51,7 +61,7 @@ def _send(
             event_key=event_key,
             recipient=user,
             template=template,
-            context={**context, "link": url},
+            context={**_base(challenge, user), **context, "link": url},
             link=url,
         ):
             sent += 1
@@ -71,33 +81,39 @@ def _members(*org_ids: int) -> list[User]:
     ]
 
 
-def _base(challenge) -> dict:
+def _base(challenge, user: User) -> dict:
+    from challenges.selectors import challenge_public_fields, challenge_visibility
+
+    # Everyone notified is a party to the challenge; the summary is the least they may see.
+    visibility = max(challenge_visibility(challenge=challenge, user=user), NeedVisibility.SUMMARY)
+    public = challenge_public_fields(challenge=challenge, visibility=visibility)
     return {
-        "challenge_title": challenge.title,
-        "enterprise": challenge.organization.name,
-        "deadline": timezone.localtime(challenge.bid_deadline).strftime("%Y-%m-%d %H:%M"),
+        "challenge_title": public.title,
+        "enterprise": public.enterprise_label,
+        "deadline": timezone.localtime(public.bid_deadline).strftime("%Y-%m-%d %H:%M"),
     }
 
 
 def notify_invited(invitation) -> int:
     challenge = invitation.challenge
     return _send(
+        challenge=challenge,
         event_key=f"challenge:{challenge.pk}:invited:{invitation.organization_id}",
         recipients=_members(invitation.organization_id),
         template="challenge_invited",
-        context={**_base(challenge), "organization": invitation.organization.name},
+        context={"organization": invitation.organization.name},
         link=challenge.get_absolute_url(),
     )
 
 
 def notify_consortium_invite(bid, member) -> int:
     return _send(
+        challenge=bid.challenge,
         # A changed role or share is a new request to confirm, hence a new event.
         event_key=f"bid:{bid.pk}:consortium:{member.organization_id}:{_digest(member.role, member.share)}",
         recipients=_members(member.organization_id),
         template="challenge_consortium_invite",
         context={
-            **_base(bid.challenge),
             "lead": bid.organization.name,
             "role": member.role,
             "share": str(member.share),
@@ -125,20 +141,22 @@ def notify_bid_deadline_reminder(challenge) -> int:
     if not org_ids:
         return 0
     return _send(
+        challenge=challenge,
         event_key=f"challenge:{challenge.pk}:deadline-reminder",
         recipients=_members(*org_ids),
         template="challenge_bid_deadline_reminder",
-        context=_base(challenge),
+        context={},
         link=reverse("challenges:mine"),
     )
 
 
 def notify_bidding_closed(challenge, *, count: int) -> int:
     return _send(
+        challenge=challenge,
         event_key=f"challenge:{challenge.pk}:bidding-closed",
         recipients=_members(challenge.organization_id),
         template="challenge_bidding_closed",
-        context={**_base(challenge), "count": count},
+        context={"count": count},
         link=reverse("challenges:review-manage", kwargs={"uuid": challenge.uuid}),
     )
 
@@ -146,11 +164,12 @@ def notify_bidding_closed(challenge, *, count: int) -> int:
 def notify_review_assigned(assignment) -> int:
     challenge = assignment.challenge
     return _send(
+        challenge=challenge,
         event_key=f"challenge:{challenge.pk}:review-assigned",
         recipients=[assignment.expert.user],
         # The notifications app's own template for an expert's review invitation.
         template="review_assigned",
-        context={**_base(challenge), "title": challenge.title, "deadline": ""},
+        context={"title": challenge.title, "deadline": ""},
         link=assignment.get_absolute_url(),
     )
 
@@ -168,10 +187,11 @@ def notify_award(challenge) -> int:
         org_ids = {m.organization_id for b in bids for m in b.members.all()}
         if org_ids:
             sent += _send(
+                challenge=challenge,
                 event_key=f"challenge:{challenge.pk}:{'awarded' if outcome == Bid.Outcome.WON else 'not-awarded'}",
                 recipients=_members(*org_ids),
                 template=template,
-                context={**_base(challenge), "reason": challenge.award_reason},
+                context={"reason": challenge.award_reason},
                 link=challenge.get_absolute_url(),
             )
     return sent
@@ -180,11 +200,11 @@ def notify_award(challenge) -> int:
 def notify_milestone_submitted(cm) -> int:
     challenge = cm.contract.challenge
     return _send(
+        challenge=challenge,
         event_key=f"milestone:{cm.pk}:submitted:{cm.submitted_at.isoformat()}",
         recipients=_members(challenge.organization_id),
         template="challenge_milestone_submitted",
         context={
-            **_base(challenge),
             "milestone": cm.milestone.name,
             "bidder": cm.contract.organization.name,
         },
@@ -195,11 +215,11 @@ def notify_milestone_submitted(cm) -> int:
 def notify_milestone_decision(cm) -> int:
     challenge = cm.contract.challenge
     return _send(
+        challenge=challenge,
         event_key=f"milestone:{cm.pk}:{cm.status}:{cm.decided_at.isoformat()}",
         recipients=_members(cm.contract.organization_id),
         template="challenge_milestone_decision",
         context={
-            **_base(challenge),
             "milestone": cm.milestone.name,
             "accepted": cm.status == "accepted",
             "comment": cm.decision_comment,
@@ -211,11 +231,11 @@ def notify_milestone_decision(cm) -> int:
 def notify_milestone_overdue(cm) -> int:
     challenge = cm.contract.challenge
     return _send(
+        challenge=challenge,
         event_key=f"milestone:{cm.pk}:overdue",
         recipients=_members(cm.contract.organization_id, challenge.organization_id),
         template="challenge_milestone_overdue",
         context={
-            **_base(challenge),
             "milestone": cm.milestone.name,
             "bidder": cm.contract.organization.name,
             "due_date": cm.milestone.due_date.isoformat(),
@@ -226,18 +246,20 @@ def notify_milestone_overdue(cm) -> int:
 
 def notify_downselect(challenge, *, keep, stopped) -> int:
     sent = _send(
+        challenge=challenge,
         event_key=f"challenge:{challenge.pk}:downselect:kept",
         recipients=_members(keep.organization_id),
         template="challenge_downselected",
-        context={**_base(challenge), "kept": True, "reason": challenge.downselect_reason},
+        context={"kept": True, "reason": challenge.downselect_reason},
         link=challenge.get_absolute_url(),
     )
     if stopped:
         sent += _send(
+            challenge=challenge,
             event_key=f"challenge:{challenge.pk}:downselect:stopped",
             recipients=_members(*[c.organization_id for c in stopped]),
             template="challenge_downselected",
-            context={**_base(challenge), "kept": False, "reason": challenge.downselect_reason},
+            context={"kept": False, "reason": challenge.downselect_reason},
             link=challenge.get_absolute_url(),
         )
     return sent
@@ -256,9 +278,10 @@ def notify_cancelled(challenge) -> int:
     if not org_ids:
         return 0
     return _send(
+        challenge=challenge,
         event_key=f"challenge:{challenge.pk}:cancelled",
         recipients=_members(*org_ids),
         template="challenge_cancelled",
-        context={**_base(challenge), "reason": challenge.cancel_reason},
+        context={"reason": challenge.cancel_reason},
         link=challenge.get_absolute_url(),
     )

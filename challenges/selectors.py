@@ -8,12 +8,14 @@ from __future__ import annotations
 import logging
 import statistics
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from accounts.models import ExpertProfile, Membership, User
 from accounts.selectors import member_org_ids, user_is_staff
@@ -92,6 +94,77 @@ def challenge_visibility(*, challenge: Challenge, user) -> NeedVisibility:
     if challenge.access == Challenge.Access.INVITED:
         return NeedVisibility.NONE
     return need_level
+
+
+def bidding_closed(challenge: Challenge) -> bool:
+    """No bid may be created, revised, withdrawn or confirmed any more: the challenge is not open, or
+    its deadline has passed (even if beat has not yet moved it to review)."""
+    return challenge.status != S.OPEN or timezone.now() >= challenge.bid_deadline
+
+
+def challenge_shown_status(challenge: Challenge) -> str:
+    """The status pages show: an open challenge past its deadline shows as under review, without
+    waiting for beat to write the transition (a page view never writes)."""
+    if challenge.status == S.OPEN and bidding_closed(challenge):
+        return S.REVIEW
+    return challenge.status
+
+
+@dataclass(frozen=True)
+class ChallengePublic:
+    """What a viewer sees of a challenge's heading, at one visibility level. The one projection
+    every output builds from: the list and detail pages, the API serializers and the emails.
+
+    Below FULL (a summary-public need the viewer has no access to) it names no enterprise, as the
+    need's own summary does not; ``terms`` (the challenge itself, for the full terms) is set only at
+    FULL."""
+
+    uuid: str
+    url: str
+    title: str
+    need_uuid: str
+    field: str
+    summary: str
+    intro: str
+    enterprise: str | None
+    enterprise_label: str
+    status: str
+    status_display: str
+    access: str
+    access_display: str
+    award_mode: str
+    award_mode_display: str
+    reward_total: Decimal | None
+    bid_deadline: datetime
+    full: bool
+    terms: Challenge | None
+
+
+def challenge_public_fields(*, challenge: Challenge, visibility: NeedVisibility) -> ChallengePublic:
+    full = visibility >= NeedVisibility.FULL
+    status = challenge_shown_status(challenge)
+    enterprise = challenge.organization.name if full else None
+    return ChallengePublic(
+        uuid=str(challenge.uuid),
+        url=challenge.get_absolute_url(),
+        title=challenge.title,
+        need_uuid=str(challenge.need.uuid),
+        field=challenge.need.field.name,
+        summary=challenge.need.summary,
+        intro=challenge.intro if full else "",
+        enterprise=enterprise,
+        enterprise_label=enterprise or _("出题单位（摘要公开）"),
+        status=status,
+        status_display=str(S(status).label),
+        access=challenge.access,
+        access_display=challenge.get_access_display(),
+        award_mode=challenge.award_mode,
+        award_mode_display=challenge.get_award_mode_display(),
+        reward_total=challenge.reward_total,
+        bid_deadline=challenge.bid_deadline,
+        full=full,
+        terms=challenge if full else None,
+    )
 
 
 def challenge_get_for_viewer(

@@ -155,9 +155,10 @@ CHALLENGE_RELATIONS = (
 def challenge_create_from_need(
     *, need: Need, actor: User, access: str = Challenge.Access.OPEN, **changes: Any
 ) -> Challenge:
-    """A draft challenge for a published need, prefilled from it (title, budget, all indicators, the
-    default rubric 技术先进性30、可行性30、团队能力20、经费合理性20); ``changes`` as in
-    ``challenge_update``."""
+    """A draft challenge for a published need, prefilled from it (title, all indicators, the default
+    rubric 技术先进性30、可行性30、团队能力20、经费合理性20); ``changes`` as in ``challenge_update``.
+    The reward stays empty until the enterprise types it: the need's budget may be confidential
+    (摘要公开) while a challenge's reward is public."""
     if not user_is_member(user=actor, organization_id=need.organization_id):
         raise PermissionDenied
     need = Need.objects.select_for_update().get(pk=need.pk)
@@ -170,7 +171,6 @@ def challenge_create_from_need(
         title=need.title[:120],
         intro=need.summary or need.description[:500],
         access=access,
-        reward_total=need.budget_max or need.budget_min or Decimal("100"),
         bid_deadline=timezone.now() + timezone.timedelta(days=30),
     )
     challenge.full_clean(exclude=["downselect_after"])
@@ -182,7 +182,8 @@ def challenge_create_from_need(
     )
     audit_record(actor=actor, action="challenge.create", target=challenge, to_state=S.DRAFT)
     if changes:
-        challenge_update(challenge=challenge, actor=actor, **changes)
+        # The row as ``challenge_update`` left it, not the one built above.
+        challenge = challenge_update(challenge=challenge, actor=actor, **changes)
     return challenge
 
 
@@ -303,6 +304,8 @@ def _clean_milestones(
 
 def _publication_errors(challenge: Challenge) -> dict[str, list[str]]:
     errors: dict[str, list[str]] = {}
+    if challenge.reward_total is None:
+        errors["reward_total"] = [_("请填写榜单总金额。")]
     criteria = list(challenge.criteria.all())
     milestones = list(challenge.milestones.all())
     if not criteria:

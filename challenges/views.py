@@ -58,6 +58,14 @@ def _act(request, action: Callable[[], object], success: str, to) -> HttpRespons
     return redirect(to)
 
 
+def _render_challenge(
+    request, template: str, challenge: Challenge, visibility: NeedVisibility, context: dict
+) -> HttpResponse:
+    """A page about one challenge: its heading comes from the viewer's projection of it."""
+    public = selectors.challenge_public_fields(challenge=challenge, visibility=visibility)
+    return render(request, template, {"challenge": challenge, "public": public, **context})
+
+
 def _sync(challenge: Challenge) -> Challenge:
     return services.challenge_close_bidding_if_due(challenge=challenge)
 
@@ -66,7 +74,10 @@ def _sync(challenge: Challenge) -> Challenge:
 
 
 def challenge_list(request):
-    rows = selectors.challenge_list_open(user=request.user)
+    rows = [
+        selectors.challenge_public_fields(challenge=c, visibility=v)
+        for c, v in selectors.challenge_list_open(user=request.user)
+    ]
     return render(request, "challenges/list.html", {"rows": rows})
 
 
@@ -104,7 +115,9 @@ def challenge_create(request, need_uuid):
 
 @login_required
 def challenge_edit(request, uuid):
-    challenge, _v = selectors.challenge_get_for_viewer(uuid=uuid, user=request.user, manage=True)
+    challenge, visibility = selectors.challenge_get_for_viewer(
+        uuid=uuid, user=request.user, manage=True
+    )
     if challenge.status != Challenge.Status.DRAFT:
         messages.error(request, _("榜单发布后条款不能再修改。"))
         return redirect(challenge)
@@ -166,12 +179,11 @@ def challenge_edit(request, uuid):
             messages.success(request, _("草稿已保存。"))
             return redirect("challenges:edit", uuid=challenge.uuid)
     context = {
-        "challenge": challenge,
         "form": form,
         "criteria": criteria,
         "milestones": milestones,
     }
-    return render(request, "challenges/edit.html", context)
+    return _render_challenge(request, "challenges/edit.html", challenge, visibility, context)
 
 
 @login_required
@@ -181,7 +193,6 @@ def challenge_detail(request, uuid):
     is_enterprise = selectors.user_is_enterprise(user=request.user, challenge=challenge)
     full = visibility >= NeedVisibility.FULL
     context = {
-        "challenge": challenge,
         "full": full,
         "is_enterprise": is_enterprise,
         "my_bid": selectors.bid_of_org(challenge=challenge, user=request.user),
@@ -208,7 +219,7 @@ def challenge_detail(request, uuid):
             if challenge.deadline_passed
             else None,
         }
-    return render(request, "challenges/detail.html", context)
+    return _render_challenge(request, "challenges/detail.html", challenge, visibility, context)
 
 
 @require_POST
@@ -298,10 +309,12 @@ def invite_from_match(request, match_id: int):
 
 @login_required
 def bids_received(request, uuid):
-    challenge, _v = selectors.challenge_get_for_viewer(uuid=uuid, user=request.user, manage=True)
+    challenge, visibility = selectors.challenge_get_for_viewer(
+        uuid=uuid, user=request.user, manage=True
+    )
     _sync(challenge)
     bids = selectors.bids_received(challenge=challenge, user=request.user)
-    return render(request, "challenges/bids.html", {"challenge": challenge, "bids": bids})
+    return _render_challenge(request, "challenges/bids.html", challenge, visibility, {"bids": bids})
 
 
 @login_required
@@ -331,7 +344,9 @@ def bids_export(request, uuid):
 
 @login_required
 def review_manage(request, uuid):
-    challenge, _v = selectors.challenge_get_for_viewer(uuid=uuid, user=request.user, manage=True)
+    challenge, visibility = selectors.challenge_get_for_viewer(
+        uuid=uuid, user=request.user, manage=True
+    )
     _sync(challenge)
     if request.method == "POST":
         form = AssignExpertForm(request.POST)
@@ -360,7 +375,6 @@ def review_manage(request, uuid):
     ranking = selectors.challenge_ranking(challenge=challenge) if challenge.deadline_passed else []
     criteria = list(challenge.criteria.all())
     context = {
-        "challenge": challenge,
         "in_review": in_review,
         "suggestions": selectors.expert_suggestions(challenge=challenge) if in_review else [],
         "assign_form": AssignExpertForm(),
@@ -370,7 +384,9 @@ def review_manage(request, uuid):
         "criteria": criteria,
         "award_form": AwardForm(bids=selectors.bids_counting(challenge=challenge)),
     }
-    return render(request, "challenges/review_manage.html", context)
+    return _render_challenge(
+        request, "challenges/review_manage.html", challenge, visibility, context
+    )
 
 
 @require_POST
@@ -407,7 +423,6 @@ def execution(request, uuid):
     if not is_enterprise and not contracts:
         raise Http404
     context = {
-        "challenge": challenge,
         "is_enterprise": is_enterprise,
         "contracts": contracts,
         "org_ids": org_ids,
@@ -421,7 +436,7 @@ def execution(request, uuid):
         else None,
         "paid_total": sum((p.amount for c in contracts for p in c.payments.all()), 0),
     }
-    return render(request, "challenges/execution.html", context)
+    return _render_challenge(request, "challenges/execution.html", challenge, visibility, context)
 
 
 @require_POST
@@ -487,7 +502,7 @@ def milestone_decide(request, uuid):
 @login_required
 def bid_edit(request, uuid):
     """Create or revise the user's organization's bid on a challenge."""
-    challenge, _v = selectors.challenge_get_for_viewer(
+    challenge, visibility = selectors.challenge_get_for_viewer(
         uuid=uuid, user=request.user, minimum=NeedVisibility.FULL
     )
     _sync(challenge)
@@ -555,13 +570,12 @@ def bid_edit(request, uuid):
             )
             return redirect(bid)
     context = {
-        "challenge": challenge,
         "bid": bid,
         "form": form,
         "budget": budget,
         "consortium": consortium,
     }
-    return render(request, "challenges/bid_form.html", context)
+    return _render_challenge(request, "challenges/bid_form.html", challenge, visibility, context)
 
 
 @login_required

@@ -38,60 +38,55 @@ class ChallengeIndicatorOutputSerializer(serializers.Serializer):
     text = serializers.CharField(source="__str__")
 
 
-class ChallengeSummaryOutputSerializer(serializers.ModelSerializer):
-    """What anyone who may know of the challenge sees (summary-public needs stop here)."""
+class ChallengeSummaryOutputSerializer(serializers.Serializer):
+    """What anyone who may know of the challenge sees (summary-public needs stop here). Built from
+    ``challenges.selectors.challenge_public_fields``, never from the model directly."""
 
-    organization = serializers.CharField(source="organization.name")
-    need = serializers.UUIDField(source="need.uuid")
-    status = serializers.CharField(read_only=True, help_text=" | ".join(Challenge.Status.values))
-    summary = serializers.CharField(source="need.summary")
-
-    class Meta:
-        model = Challenge
-        fields = [
-            "uuid",
-            "title",
-            "need",
-            "organization",
-            "status",
-            "access",
-            "award_mode",
-            "reward_total",
-            "bid_deadline",
-            "summary",
-        ]
+    uuid = serializers.UUIDField()
+    title = serializers.CharField()
+    need = serializers.UUIDField(source="need_uuid")
+    organization = serializers.CharField(
+        source="enterprise",
+        allow_null=True,
+        help_text="The enterprise; null when the viewer sees the need by its summary only.",
+    )
+    status = serializers.CharField(help_text=" | ".join(Challenge.Status.values))
+    access = serializers.CharField(help_text=" | ".join(Challenge.Access.values))
+    award_mode = serializers.CharField(help_text=" | ".join(Challenge.AwardMode.values))
+    reward_total = serializers.DecimalField(max_digits=10, decimal_places=2, allow_null=True)
+    bid_deadline = serializers.DateTimeField()
+    summary = serializers.CharField()
 
 
 class ChallengeOutputSerializer(ChallengeSummaryOutputSerializer):
-    """The full terms, for viewers who see the need in full."""
+    """The full terms, for viewers who see the need in full (``terms`` of the projection)."""
 
-    indicators = ChallengeIndicatorOutputSerializer(many=True)
-    criteria = ChallengeCriterionOutputSerializer(many=True)
-    milestones = ChallengeMilestoneOutputSerializer(many=True)
-    eligible_regions = serializers.SlugRelatedField(slug_field="name", many=True, read_only=True)
+    intro = serializers.CharField(source="terms.intro")
+    reward_split = serializers.CharField(source="terms.reward_split")
+    indicators = ChallengeIndicatorOutputSerializer(many=True, source="terms.indicators")
+    no_threshold = serializers.BooleanField(source="terms.no_threshold")
+    eligible_kinds = serializers.ListField(
+        child=serializers.CharField(), source="terms.eligible_kinds"
+    )
+    eligible_regions = serializers.SerializerMethodField()
+    required_qualifications = serializers.CharField(source="terms.required_qualifications")
+    allow_consortium = serializers.BooleanField(source="terms.allow_consortium")
+    consortium_max_members = serializers.IntegerField(source="terms.consortium_max_members")
+    review_method = serializers.CharField(
+        source="terms.review_method", help_text=" | ".join(Challenge.ReviewMethod.values)
+    )
+    race_winners = serializers.IntegerField(source="terms.race_winners")
+    downselect_after = serializers.IntegerField(source="terms.downselect_after_id", allow_null=True)
+    criteria = ChallengeCriterionOutputSerializer(many=True, source="terms.criteria")
+    milestones = ChallengeMilestoneOutputSerializer(many=True, source="terms.milestones")
+    award_reason = serializers.CharField(source="terms.award_reason")
+    awarded_at = serializers.DateTimeField(source="terms.awarded_at", allow_null=True)
+    cancel_reason = serializers.CharField(source="terms.cancel_reason")
+    published_at = serializers.DateTimeField(source="terms.published_at", allow_null=True)
 
-    class Meta(ChallengeSummaryOutputSerializer.Meta):
-        fields = [
-            *ChallengeSummaryOutputSerializer.Meta.fields,
-            "intro",
-            "reward_split",
-            "indicators",
-            "no_threshold",
-            "eligible_kinds",
-            "eligible_regions",
-            "required_qualifications",
-            "allow_consortium",
-            "consortium_max_members",
-            "review_method",
-            "race_winners",
-            "downselect_after",
-            "criteria",
-            "milestones",
-            "award_reason",
-            "awarded_at",
-            "cancel_reason",
-            "published_at",
-        ]
+    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
+    def get_eligible_regions(self, public):
+        return [r.name for r in public.terms.eligible_regions.all()]
 
 
 class ChallengeMemberOutputSerializer(serializers.ModelSerializer):

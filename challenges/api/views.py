@@ -38,9 +38,11 @@ def _challenge(request, uuid, *, manage: bool = False, minimum=NeedVisibility.SU
 
 
 def _challenge_data(challenge, visibility) -> dict:
-    if visibility >= NeedVisibility.FULL:
-        return s.ChallengeOutputSerializer(challenge).data
-    return s.ChallengeSummaryOutputSerializer(challenge).data
+    """The challenge as ``visibility`` allows, from its one projection."""
+    public = selectors.challenge_public_fields(challenge=challenge, visibility=visibility)
+    if public.full:
+        return s.ChallengeOutputSerializer(public).data
+    return s.ChallengeSummaryOutputSerializer(public).data
 
 
 def _bid_data(bid: Bid) -> dict:
@@ -78,7 +80,9 @@ class ChallengeListApi(ChallengeApiView):
         challenge = services.challenge_create_from_need(
             need=need, actor=request.user, access=access, **data
         )
-        return Response(s.ChallengeOutputSerializer(challenge).data, status=status.HTTP_201_CREATED)
+        return Response(
+            _challenge_data(challenge, NeedVisibility.FULL), status=status.HTTP_201_CREATED
+        )
 
 
 class MyChallengesApi(ChallengeApiView):
@@ -90,7 +94,7 @@ class MyChallengesApi(ChallengeApiView):
         rows = selectors.challenges_of_enterprise(user=request.user).prefetch_related(
             "indicators", "criteria", "milestones", "eligible_regions"
         )
-        return Response(s.ChallengeOutputSerializer(rows, many=True).data)
+        return Response([_challenge_data(c, NeedVisibility.FULL) for c in rows])
 
 
 class ChallengeDetailApi(ChallengeApiView):
@@ -113,7 +117,7 @@ class ChallengeDetailApi(ChallengeApiView):
             if key in data:
                 data[key] = [dict(row) for row in data[key]]
         challenge = services.challenge_update(challenge=challenge, actor=request.user, **data)
-        return Response(s.ChallengeOutputSerializer(challenge).data)
+        return Response(_challenge_data(challenge, NeedVisibility.FULL))
 
 
 def _transition_view(name: str, summary: str, call, request_serializer=None):
@@ -135,7 +139,7 @@ def _transition_view(name: str, summary: str, call, request_serializer=None):
                 data = serializer.validated_data
             challenge = call(challenge=challenge, actor=request.user, data=data)
             challenge.refresh_from_db()
-            return Response(s.ChallengeOutputSerializer(challenge).data)
+            return Response(_challenge_data(challenge, NeedVisibility.FULL))
 
     TransitionApi.__name__ = f"Challenge{name.title().replace('_', '')}Api"
     return TransitionApi
