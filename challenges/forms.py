@@ -8,8 +8,8 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.forms import ServiceErrorsMixin
 from accounts.models import ExpertProfile, Organization
+from challenges import selectors
 from challenges.models import Challenge
-from matching.models import Patent, Result
 from taxonomy.models import Region
 
 TEXTAREA = forms.Textarea(attrs={"rows": 3})
@@ -227,16 +227,14 @@ class BidForm(ServiceErrorsMixin, forms.Form):
         super().__init__(*args, **kwargs)
         org_ids = [o.pk for o in orgs]
         if bid is not None:
-            org_ids = list(bid.members.values_list("organization_id", flat=True))
+            org_ids = list(selectors.bid_linkable_org_ids(bid=bid))
             del self.fields["organization"]
         else:
             self.fields["organization"].queryset = Organization.objects.filter(pk__in=org_ids)
             if len(org_ids) == 1:
                 self.fields["organization"].initial = org_ids[0]
-        self.fields["result_ids"].queryset = Result.objects.filter(organization_id__in=org_ids)
-        self.fields["patent_ids"].queryset = Patent.objects.filter(
-            result__organization_id__in=org_ids
-        )
+        self.fields["result_ids"].queryset = selectors.results_linkable(org_ids=org_ids)
+        self.fields["patent_ids"].queryset = selectors.patents_linkable(org_ids=org_ids)
         self.indicators = list(challenge.indicators.all())
         self.milestones = list(challenge.milestones.all())
         for ind in self.indicators:

@@ -118,7 +118,8 @@ def notify_consortium_invite(bid, member) -> int:
             "role": member.role,
             "share": str(member.share),
         },
-        link=bid.get_absolute_url(),
+        # Not the bid: the organization reads it only once it has confirmed, from this list.
+        link=reverse("challenges:mine"),
     )
 
 

@@ -12,7 +12,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -29,7 +29,7 @@ from challenges.models import (
     ReviewAssignment,
     Score,
 )
-from matching.models import Need, NeedAccess
+from matching.models import Need, NeedAccess, Patent, Result
 from matching.selectors import NeedVisibility, need_visibility
 
 logger = logging.getLogger(__name__)
@@ -40,6 +40,13 @@ S = Challenge.Status
 UNSEALED_STATUSES = (S.OPEN, S.REVIEW, S.AWARDED, S.IN_PROGRESS, S.COMPLETED)
 OUTLIER_POINTS = 25
 OUTLIER_IQR = 1.5
+
+
+def _confirmed_places(org_ids) -> QuerySet[ConsortiumMember]:
+    """Consortium places of these organizations that count: confirmed by the organization itself
+    (the lead's row is confirmed when the bid is created). An unconfirmed place was only offered by
+    the lead and grants nothing: neither the challenge's terms nor the bid."""
+    return ConsortiumMember.objects.filter(organization_id__in=org_ids, confirmed_at__isnull=False)
 
 
 def user_is_enterprise(*, user, challenge: Challenge) -> bool:
@@ -57,7 +64,8 @@ def challenge_visibility(*, challenge: Challenge, user) -> NeedVisibility:
 
     - the enterprise and staff: everything, in any state;
     - drafts: nobody else;
-    - organizations that bid on it, and assigned experts: everything;
+    - organizations that bid on it (the lead, and consortium members once they confirmed), and
+      assigned experts: everything;
     - invited organizations: the summary, and everything once the need's terms are accepted;
     - a 定向邀请 challenge: nobody else;
     - an open challenge: what the need's confidentiality allows (need_visibility).
@@ -70,7 +78,8 @@ def challenge_visibility(*, challenge: Challenge, user) -> NeedVisibility:
     if challenge.status == S.DRAFT:
         return NeedVisibility.NONE
     if org_ids and (
-        ConsortiumMember.objects.filter(bid__challenge=challenge, organization_id__in=org_ids)
+        _confirmed_places(org_ids)
+        .filter(bid__challenge=challenge)
         .exclude(bid__status=Bid.Status.WITHDRAWN)
         .exists()
     ):
@@ -199,7 +208,8 @@ def challenge_list_open(*, user) -> list[tuple[Challenge, NeedVisibility]]:
         ).values_list("challenge_id", flat=True)
     )
     bidding = set(
-        ConsortiumMember.objects.filter(bid__challenge_id__in=ids, organization_id__in=org_ids)
+        _confirmed_places(org_ids)
+        .filter(bid__challenge_id__in=ids)
         .exclude(bid__status=Bid.Status.WITHDRAWN)
         .values_list("bid__challenge_id", flat=True)
     )
@@ -273,15 +283,13 @@ def bidding_organization_ids(*, challenge: Challenge) -> set[int]:
 
 def bids_visible_to(*, user) -> QuerySet[Bid]:
     """Every bid ``user`` may read. Bids are sealed: before the deadline only the people of the bidding
-    organization and of its consortium members see one (not the enterprise, other bidders,
+    organization and of its confirmed consortium members see one (not the enterprise, other bidders,
     reviewers or staff). After the deadline the enterprise, the assigned experts and staff see the
     bids that count; drafts and withdrawn bids stay with their authors."""
     if user is None or not user.is_authenticated:
         return Bid.objects.none()
     org_ids = member_org_ids(user)
-    own = Q(organization_id__in=org_ids) | Q(
-        pk__in=ConsortiumMember.objects.filter(organization_id__in=org_ids).values("bid_id")
-    )
+    own = Q(organization_id__in=org_ids) | Q(pk__in=_confirmed_places(org_ids).values("bid_id"))
     unsealed = (
         Q(challenge__bid_deadline__lte=timezone.now())
         & Q(challenge__status__in=UNSEALED_STATUSES)
@@ -334,14 +342,12 @@ def bids_received(*, challenge: Challenge, user) -> QuerySet[Bid]:
 
 
 def bids_of_user(*, user) -> QuerySet[Bid]:
-    """Bids the user's organizations lead or take part in."""
+    """Bids the user's organizations lead or take part in (as confirmed consortium members; open
+    places wait in ``consortium_invitations``)."""
     org_ids = member_org_ids(user)
     return (
         Bid.objects.filter(
-            Q(organization_id__in=org_ids)
-            | Q(
-                pk__in=ConsortiumMember.objects.filter(organization_id__in=org_ids).values("bid_id")
-            )
+            Q(organization_id__in=org_ids) | Q(pk__in=_confirmed_places(org_ids).values("bid_id"))
         )
         .select_related("challenge", "organization")
         .order_by("-updated_at")
@@ -365,6 +371,39 @@ def consortium_invitations(*, user) -> QuerySet[ConsortiumMember]:
         bid__status=Bid.Status.SUBMITTED,
         bid__challenge__status=S.OPEN,
     ).select_related("bid", "bid__organization", "bid__challenge", "organization")
+
+
+def consortium_place_of_bid(*, bid_uuid, user) -> ConsortiumMember:
+    """The (non-lead) place of one of the user's organizations in a consortium bid, unconfirmed
+    first; 404 for anyone else. The bid itself stays unreadable until the place is confirmed."""
+    member = (
+        ConsortiumMember.objects.filter(
+            bid__uuid=bid_uuid, organization_id__in=member_org_ids(user), is_lead=False
+        )
+        .select_related("bid", "bid__challenge", "organization")
+        .order_by(F("confirmed_at").asc(nulls_first=True))
+        .first()
+    )
+    if member is None:
+        raise Http404
+    return member
+
+
+def bid_linkable_org_ids(*, bid: Bid) -> set[int]:
+    """Organizations whose results and patents a bid may cite: the lead and the consortium members
+    that confirmed."""
+    return {bid.organization_id} | set(
+        bid.members.filter(confirmed_at__isnull=False).values_list("organization_id", flat=True)
+    )
+
+
+def results_linkable(*, org_ids) -> QuerySet[Result]:
+    """Published results of these organizations: a draft or withdrawn result is never cited."""
+    return Result.objects.filter(organization_id__in=org_ids, status=Result.Status.PUBLISHED)
+
+
+def patents_linkable(*, org_ids) -> QuerySet[Patent]:
+    return Patent.objects.filter(result__in=results_linkable(org_ids=org_ids))
 
 
 def consortium_member_get_for_user(*, pk: int, user) -> ConsortiumMember:

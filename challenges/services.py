@@ -41,7 +41,7 @@ from challenges.models import (
     Score,
 )
 from core.services import audit_record
-from matching.models import Match, Need, Patent, Result
+from matching.models import Match, Need
 
 S = Challenge.Status
 CENT = Decimal("0.01")
@@ -645,20 +645,26 @@ def _apply_bid_relations(bid: Bid, challenge: Challenge, actor: User, data: dict
         BidSchedule.objects.bulk_create(rows)
     if "consortium" in data:
         _apply_consortium(bid, challenge, data["consortium"], errors)
-    member_org_ids = set(bid.members.values_list("organization_id", flat=True))
+    # Only published results (and their patents) of the lead and of members that confirmed: the
+    # lead must not cite, and so disclose, another organization's drafts.
+    from challenges.selectors import bid_linkable_org_ids, patents_linkable, results_linkable
+
+    linkable = bid_linkable_org_ids(bid=bid)
     if "result_ids" in data:
-        results = list(Result.objects.filter(pk__in=data["result_ids"]))
-        if len(results) != len(set(data["result_ids"])) or any(
-            r.organization_id not in member_org_ids for r in results
-        ):
-            errors.setdefault("result_ids", []).append(_("只能关联揭榜单位自己的科技成果。"))
+        wanted = set(data["result_ids"])
+        results = list(results_linkable(org_ids=linkable).filter(pk__in=wanted))
+        if len(results) != len(wanted):
+            errors.setdefault("result_ids", []).append(
+                _("只能关联揭榜单位或已确认的联合体成员已发布的科技成果。")
+            )
         bid.results.set(results)
     if "patent_ids" in data:
-        patents = list(Patent.objects.filter(pk__in=data["patent_ids"]).select_related("result"))
-        if len(patents) != len(set(data["patent_ids"])) or any(
-            p.result.organization_id not in member_org_ids for p in patents
-        ):
-            errors.setdefault("patent_ids", []).append(_("只能关联揭榜单位自己的专利。"))
+        wanted = set(data["patent_ids"])
+        patents = list(patents_linkable(org_ids=linkable).filter(pk__in=wanted))
+        if len(patents) != len(wanted):
+            errors.setdefault("patent_ids", []).append(
+                _("只能关联揭榜单位或已确认的联合体成员已发布成果中的专利。")
+            )
         bid.patents.set(patents)
     if errors:
         raise ValidationError(errors)

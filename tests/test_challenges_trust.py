@@ -14,16 +14,19 @@ from django.urls import reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from accounts.models import Membership
-from challenges import services
+from accounts.models import Membership, Organization
+from challenges import selectors, services
 from challenges.models import Challenge
-from matching.models import Need
+from matching.models import Need, Patent, Result
+from matching.selectors import NeedVisibility
 from tests.factories import (
+    BidFactory,
     ChallengeFactory,
     MembershipFactory,
     NeedFactory,
     NeedIndicatorFactory,
     OrganizationFactory,
+    ResultFactory,
 )
 
 pytestmark = pytest.mark.django_db
@@ -184,3 +187,90 @@ def test_api_create_returns_the_deadline_and_milestones_that_were_posted():
     ]
     challenge = Challenge.objects.get(uuid=body["uuid"])
     assert challenge.bid_deadline == deadline
+
+
+# --- #5 an unconfirmed consortium place grants nothing -------------------------------------------------
+
+
+def _consortium_bid(challenge):
+    bid = BidFactory(challenge=challenge)
+    stranger = OrganizationFactory(kind=Organization.Kind.INSTITUTION)
+    services.bid_update(
+        bid=bid,
+        actor=bid.created_by,
+        consortium=[{"organization": stranger, "role": "中试", "share": "20"}],
+    )
+    return bid, stranger, member_of(stranger)
+
+
+def test_unconfirmed_consortium_member_reads_neither_the_terms_nor_the_bid(client):
+    challenge = summary_challenge(allow_consortium=True)
+    bid, stranger, stranger_user = _consortium_bid(challenge)
+
+    assert (
+        selectors.challenge_visibility(challenge=challenge, user=stranger_user)
+        == NeedVisibility.SUMMARY
+    )
+    assert not selectors.bids_visible_to(user=stranger_user).filter(pk=bid.pk).exists()
+    assert list(selectors.bids_of_user(user=stranger_user)) == []
+    client.force_login(stranger_user)
+    page = client.get(challenge.get_absolute_url()).content.decode()
+    assert "小试达到指标" not in page and ENTERPRISE_NAME not in page
+    assert client.get(bid.get_absolute_url()).status_code == 404
+    stranger_api = api(stranger_user)
+    assert stranger_api.get(f"/api/v1/bids/{bid.uuid}/").status_code == 404
+    terms = stranger_api.get(f"/api/v1/challenges/{challenge.uuid}/").json()
+    assert "milestones" not in terms and terms["organization"] is None
+    listed = stranger_api.get(f"/api/v1/challenges/{challenge.uuid}/bids/").content.decode()
+    assert str(bid.uuid) not in listed and bid.technical_approach not in listed
+
+    # Confirming is what makes the organization a member; then it reads the bid and the terms.
+    confirmed = stranger_api.post(f"/api/v1/bids/{bid.uuid}/confirm/")
+    assert confirmed.status_code == 200, confirmed.content
+    assert bid.members.get(organization=stranger).confirmed_at is not None
+    assert selectors.bids_visible_to(user=stranger_user).filter(pk=bid.pk).exists()
+    assert (
+        selectors.challenge_visibility(challenge=challenge, user=stranger_user)
+        == NeedVisibility.FULL
+    )
+
+
+def test_bid_links_only_published_results_of_the_lead_and_confirmed_members():
+    challenge = ChallengeFactory(allow_consortium=True)
+    bid, stranger, stranger_user = _consortium_bid(challenge)
+    lead = bid.created_by
+    stranger_draft = ResultFactory(organization=stranger, status=Result.Status.DRAFT)
+    stranger_published = ResultFactory(organization=stranger)
+    draft_patent = Patent.objects.create(result=stranger_draft, number="CN2024100000001")
+    own_draft = ResultFactory(organization=bid.organization, status=Result.Status.DRAFT)
+    own_published = ResultFactory(organization=bid.organization)
+
+    for result_ids in ([stranger_draft.pk], [stranger_published.pk], [own_draft.pk]):
+        with pytest.raises(ValidationError) as exc:
+            services.bid_update(bid=bid, actor=lead, result_ids=result_ids)
+        assert "result_ids" in exc.value.message_dict
+    with pytest.raises(ValidationError) as exc:
+        services.bid_update(bid=bid, actor=lead, patent_ids=[draft_patent.pk])
+    assert "patent_ids" in exc.value.message_dict
+    assert list(bid.results.all()) == [] and list(bid.patents.all()) == []
+
+    services.bid_update(bid=bid, actor=lead, result_ids=[own_published.pk])
+    services.consortium_confirm(member=bid.members.get(organization=stranger), actor=stranger_user)
+    services.bid_update(bid=bid, actor=lead, result_ids=[own_published.pk, stranger_published.pk])
+    assert set(bid.results.all()) == {own_published, stranger_published}
+    with pytest.raises(ValidationError):  # still a draft, confirmed or not
+        services.bid_update(bid=bid, actor=lead, result_ids=[stranger_draft.pk])
+
+
+def test_bid_form_offers_only_linkable_results(client):
+    challenge = ChallengeFactory(allow_consortium=True)
+    bid, stranger, _user = _consortium_bid(challenge)
+    hidden = ResultFactory(organization=stranger, title="未确认成员的成果")
+    own_draft = ResultFactory(
+        organization=bid.organization, status=Result.Status.DRAFT, title="牵头单位草稿成果"
+    )
+    client.force_login(bid.created_by)
+    page = client.get(reverse("challenges:bid-edit", kwargs={"uuid": challenge.uuid}))
+    assert page.status_code == 200
+    assert hidden.title not in page.content.decode()
+    assert own_draft.title not in page.content.decode()

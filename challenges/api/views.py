@@ -322,16 +322,10 @@ class BidConfirmApi(ChallengeApiView):
         responses={200: s.ChallengeBidOutputSerializer, 409: CONFLICT},
     )
     def post(self, request, uuid):
-        bid = selectors.bid_get_for_viewer(uuid=uuid, user=request.user)
-        member = (
-            bid.members.filter(organization_id__in=member_org_ids(request.user), is_lead=False)
-            .order_by("confirmed_at")
-            .first()
-        )
-        if member is None:
-            raise Http404
+        # The bid is unreadable to the organization until it confirms: reach it by its place.
+        member = selectors.consortium_place_of_bid(bid_uuid=uuid, user=request.user)
         services.consortium_confirm(member=member, actor=request.user)
-        return Response(_bid_data(bid))
+        return Response(_bid_data(member.bid))
 
 
 # --- review -------------------------------------------------------------------------------------------
