@@ -469,11 +469,13 @@ class ReviewAssignment(models.Model):
 
 
 class ExpertConflict(models.Model):
-    """A recorded conflict of interest that blocked an expert from reviewing a challenge."""
+    """A recorded conflict of interest that blocked an expert from reviewing a challenge, or removed
+    one from it (``challenges.selectors.expert_conflicts`` decides)."""
 
     class Kind(models.TextChoices):
         MEMBER = "member", _("是揭榜单位成员")
         AFFILIATION = "affiliation", _("申报了与揭榜单位的关联")
+        ENTERPRISE = "enterprise", _("是出题单位成员")
 
     challenge = models.ForeignKey(Challenge, on_delete=models.CASCADE, related_name="conflicts")
     expert = models.ForeignKey("accounts.ExpertProfile", on_delete=models.CASCADE, related_name="+")

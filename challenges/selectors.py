@@ -17,8 +17,8 @@ from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from accounts.models import ExpertProfile, Membership, User
-from accounts.selectors import member_org_ids, user_is_staff
+from accounts.models import ExpertProfile, Organization, User
+from accounts.selectors import forget_memberships, member_org_ids, user_is_staff
 from challenges.models import (
     Bid,
     Challenge,
@@ -26,6 +26,7 @@ from challenges.models import (
     ConsortiumMember,
     Contract,
     ContractMilestone,
+    ExpertConflict,
     ReviewAssignment,
     Score,
 )
@@ -455,13 +456,30 @@ def peer_scores(*, assignment: ReviewAssignment) -> list[Score]:
 
 
 def review_progress(*, challenge: Challenge) -> list[dict]:
-    """Per expert: how many scores of how many needed, and whether submitted (never the scores of an
-    expert who has not submitted)."""
+    """Per expert: how many scores of how many needed, whether submitted (never the scores of an
+    expert who has not submitted), and any conflict of interest that arose since the assignment."""
     needed = bids_counting(challenge=challenge).count() * challenge.criteria.count()
     rows = []
     for a in challenge.assignments.select_related("expert__user").order_by("assigned_at"):
-        rows.append({"assignment": a, "scored": a.scores.count(), "needed": needed})
+        conflicts = expert_conflicts(challenge=challenge, expert=a.expert)
+        rows.append(
+            {
+                "assignment": a,
+                "scored": a.scores.count(),
+                "needed": needed,
+                "conflicts": [org.name for org, _kind in conflicts],
+            }
+        )
     return rows
+
+
+def assignment_get_for_enterprise(*, challenge: Challenge, uuid) -> ReviewAssignment:
+    """An assignment of a challenge the caller manages (already checked by
+    ``challenge_get_for_viewer(manage=True)``); 404 otherwise."""
+    try:
+        return challenge.assignments.select_related("expert__user", "challenge").get(uuid=uuid)
+    except (ReviewAssignment.DoesNotExist, ValueError, ValidationError) as exc:
+        raise Http404 from exc
 
 
 def is_outlier(value: float, others: list[float]) -> bool:
@@ -553,6 +571,33 @@ class ExpertSuggestion:
     conflicts: list[str]
 
 
+def expert_conflicts(
+    *, challenge: Challenge, expert: ExpertProfile
+) -> list[tuple[Organization, str]]:
+    """The one conflict-of-interest rule, checked at assignment, at every score save and submission,
+    and at the award: the organizations the expert may not judge for. These are the enterprise
+    itself and the bidding organizations (leads and confirmed consortium members of counting bids)
+    the expert belongs to now or has declared an affiliation with."""
+    bidders = bidding_organization_ids(challenge=challenge)
+    org_ids = bidders | {challenge.organization_id}
+    # Memberships may have changed since this user object was loaded (an expert joining a bidder).
+    forget_memberships(expert.user)
+    member_of = member_org_ids(expert.user) & org_ids
+    declared = set(expert.affiliations.filter(pk__in=org_ids).values_list("pk", flat=True))
+    orgs = Organization.objects.in_bulk(member_of | declared)
+    found: list[tuple[Organization, str]] = []
+    for org_id in sorted(member_of):
+        kind = (
+            ExpertConflict.Kind.ENTERPRISE
+            if org_id == challenge.organization_id
+            else ExpertConflict.Kind.MEMBER
+        )
+        found.append((orgs[org_id], kind))
+    for org_id in sorted(declared):
+        found.append((orgs[org_id], ExpertConflict.Kind.AFFILIATION))
+    return found
+
+
 def _expert_text(expert: ExpertProfile) -> str:
     fields = " ".join(f.name for f in expert.fields.all())
     return f"{fields} {expert.title} {expert.bio}"
@@ -601,12 +646,6 @@ def expert_suggestions(*, challenge: Challenge, limit: int = 10) -> list[ExpertS
     if not experts:
         return []
     sims = _similarities(_need_text(need), [_expert_text(e) for e in experts])
-    org_ids = bidding_organization_ids(challenge=challenge)
-    memberships = {}
-    for m in Membership.objects.filter(
-        user_id__in=[e.user_id for e in experts], organization_id__in=org_ids
-    ).select_related("organization"):
-        memberships.setdefault(m.user_id, []).append(m.organization.name)
     suggestions = []
     for expert, sim in zip(experts, sims, strict=True):
         field_ids = {f.pk for f in expert.fields.all()}
@@ -615,11 +654,15 @@ def expert_suggestions(*, challenge: Challenge, limit: int = 10) -> list[ExpertS
             if need.field_id in field_ids
             else (0.05 if need.field.parent_id and need.field.parent_id in field_ids else 0.0)
         )
-        conflicts = list(memberships.get(expert.user_id, []))
-        conflicts += [o.name for o in expert.affiliations.all() if o.pk in org_ids]
-        suggestions.append(ExpertSuggestion(expert=expert, score=sim + bonus, conflicts=conflicts))
+        suggestions.append(ExpertSuggestion(expert=expert, score=sim + bonus, conflicts=[]))
     suggestions.sort(key=lambda s: -s.score)
-    return suggestions[:limit]
+    shown = suggestions[:limit]
+    # The same rule as the assignment's guard, for the few experts shown.
+    for s in shown:
+        s.conflicts = [
+            org.name for org, _kind in expert_conflicts(challenge=challenge, expert=s.expert)
+        ]
+    return shown
 
 
 # --- execution ---------------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from accounts.models import ExpertProfile, Membership, Organization, User
+from accounts.models import ExpertProfile, Organization, User
 from accounts.selectors import user_is_member
 from challenges import notify
 from challenges.models import (
@@ -887,27 +887,40 @@ def bid_attachment_add(*, bid: Bid, actor: User, upload) -> BidAttachment:
 # --- review -------------------------------------------------------------------------------------------
 
 
-def expert_conflicts(
-    *, challenge: Challenge, expert: ExpertProfile
-) -> list[tuple[Organization, str]]:
-    """Bidding organizations (leads and consortium members of counting bids) the expert is tied to:
-    as a member, or by a declared affiliation."""
-    from challenges.selectors import bidding_organization_ids
+def _conflict_text(conflicts: Sequence[tuple[Organization, str]]) -> str:
+    return "、".join(f"{org.name}（{ExpertConflict.Kind(kind).label}）" for org, kind in conflicts)
 
-    org_ids = bidding_organization_ids(challenge=challenge)
-    orgs = {o.pk: o for o in Organization.objects.filter(pk__in=org_ids)}
-    found: list[tuple[Organization, str]] = []
-    member_of = set(
-        Membership.objects.filter(user_id=expert.user_id, organization_id__in=org_ids).values_list(
-            "organization_id", flat=True
+
+def _require_no_conflict(challenge: Challenge, expert: ExpertProfile) -> None:
+    """Refuse an expert's review step when a conflict of interest exists now: memberships and
+    declared affiliations may have changed since the assignment."""
+    from challenges.selectors import expert_conflicts
+
+    conflicts = expert_conflicts(challenge=challenge, expert=expert)
+    if conflicts:
+        raise TransitionError(
+            _("评审专家%(expert)s与%(orgs)s存在利益冲突，须回避，不能评分或提交。")
+            % {"expert": expert.user.name, "orgs": _conflict_text(conflicts)}
         )
-    )
-    for org_id in sorted(member_of):
-        found.append((orgs[org_id], ExpertConflict.Kind.MEMBER))
-    declared = set(expert.affiliations.filter(pk__in=org_ids).values_list("pk", flat=True))
-    for org_id in sorted(declared):
-        found.append((orgs[org_id], ExpertConflict.Kind.AFFILIATION))
-    return found
+
+
+def _record_conflicts(
+    challenge: Challenge,
+    expert: ExpertProfile,
+    conflicts: Sequence[tuple[Organization, str]],
+    actor: User,
+) -> list[ExpertConflict]:
+    rows = []
+    for org, kind in conflicts:
+        row, _created = ExpertConflict.objects.get_or_create(
+            challenge=challenge,
+            expert=expert,
+            organization=org,
+            kind=kind,
+            defaults={"recorded_by": actor},
+        )
+        rows.append(row)
+    return rows
 
 
 @transaction.atomic
@@ -924,16 +937,11 @@ def review_assign_expert(
     existing = locked.assignments.filter(expert=expert).first()
     if existing:
         return existing, []
-    conflicts = []
-    for org, kind in expert_conflicts(challenge=locked, expert=expert):
-        conflict, _created = ExpertConflict.objects.get_or_create(
-            challenge=locked,
-            expert=expert,
-            organization=org,
-            kind=kind,
-            defaults={"recorded_by": actor},
-        )
-        conflicts.append(conflict)
+    from challenges.selectors import expert_conflicts
+
+    conflicts = _record_conflicts(
+        locked, expert, expert_conflicts(challenge=locked, expert=expert), actor
+    )
     if conflicts:
         audit_record(
             actor=actor,
@@ -961,20 +969,60 @@ def _require_reviewer(actor: User, assignment: ReviewAssignment) -> None:
         raise PermissionDenied
 
 
+def _lock_assignment(assignment: ReviewAssignment) -> ReviewAssignment:
+    return (
+        ReviewAssignment.objects.select_for_update(of=("self",))
+        .select_related("challenge", "challenge__organization", "expert__user")
+        .get(pk=assignment.pk)
+    )
+
+
+@transaction.atomic
+def review_recuse_expert(*, assignment: ReviewAssignment, actor: User) -> None:
+    """The enterprise removes an assigned expert who has a conflict of interest now (one who joined
+    or declared a tie with a bidder, or the enterprise, after being assigned). The expert's scores
+    go with the assignment; the conflict is recorded and audited. An expert without a conflict
+    cannot be removed, so that no one is dropped for the scores they gave."""
+    _require_enterprise(actor, assignment.challenge)
+    locked = _lock(assignment.challenge)
+    _require_state(locked, S.REVIEW, action=_("回避评审专家"))
+    assignment = _lock_assignment(assignment)
+    from challenges.selectors import expert_conflicts
+
+    found = expert_conflicts(challenge=locked, expert=assignment.expert)
+    if not found:
+        raise TransitionError(
+            _("评审专家%(expert)s没有利益冲突，不能移除。")
+            % {"expert": assignment.expert.user.name}
+        )
+    conflicts = _record_conflicts(locked, assignment.expert, found, actor)
+    audit_record(
+        actor=actor,
+        action="challenge.expert_recused",
+        target=locked,
+        reason=_("利益冲突回避"),
+        data={
+            "expert": assignment.expert_id,
+            "submitted": assignment.submitted_at is not None,
+            "conflicts": [
+                {"organization": str(c.organization.uuid), "kind": c.kind} for c in conflicts
+            ],
+        },
+    )
+    assignment.delete()
+
+
 @transaction.atomic
 def review_save_scores(
     *, assignment: ReviewAssignment, actor: User, scores: Iterable[dict]
 ) -> ReviewAssignment:
     """Save (insert or replace) the expert's scores: [{bid_id, criterion_id, value, comment}]."""
     _require_reviewer(actor, assignment)
-    locked = (
-        ReviewAssignment.objects.select_for_update()
-        .select_related("challenge")
-        .get(pk=assignment.pk)
-    )
+    locked = _lock_assignment(assignment)
     _require_state(locked.challenge, S.REVIEW, action=_("评分"))
     if locked.submitted_at is not None:
         raise TransitionError(_("评分已提交，不能再修改。"))
+    _require_no_conflict(locked.challenge, locked.expert)
     from challenges.selectors import bids_counting
 
     bid_ids = set(bids_counting(challenge=locked.challenge).values_list("pk", flat=True))
@@ -1011,14 +1059,11 @@ def review_submit(*, assignment: ReviewAssignment, actor: User) -> ReviewAssignm
     """Submit the expert's scores (every bid on every criterion); after this they are final and the
     expert may see the other experts' submitted scores."""
     _require_reviewer(actor, assignment)
-    locked = (
-        ReviewAssignment.objects.select_for_update()
-        .select_related("challenge")
-        .get(pk=assignment.pk)
-    )
+    locked = _lock_assignment(assignment)
     _require_state(locked.challenge, S.REVIEW, action=_("提交评分"))
     if locked.submitted_at is not None:
         raise TransitionError(_("评分已提交。"))
+    _require_no_conflict(locked.challenge, locked.expert)
     from challenges.selectors import bids_counting
 
     needed = bids_counting(challenge=locked.challenge).count() * locked.challenge.criteria.count()
@@ -1062,9 +1107,27 @@ def challenge_award(
         )
     if any(pk not in counting for pk in winner_ids):
         raise ValidationError({"winners": [_("只能从有效的揭榜方案中选择。")]})
-    assignments = list(locked.assignments.all())
+    assignments = list(locked.assignments.select_related("expert__user"))
     if not assignments or any(a.submitted_at is None for a in assignments):
         raise TransitionError(_("所有评审专家提交评分后才能定榜。"))
+    from challenges.selectors import expert_conflicts
+
+    conflicted = [
+        (a.expert, found)
+        for a in assignments
+        if (found := expert_conflicts(challenge=locked, expert=a.expert))
+    ]
+    if conflicted:
+        raise TransitionError(
+            _(
+                "以下评审专家现与揭榜单位或出题单位存在利益冲突，其评分不能计入定榜：%(experts)s。请先将其回避。"
+            )
+            % {
+                "experts": "；".join(
+                    f"{expert.user.name}：{_conflict_text(found)}" for expert, found in conflicted
+                )
+            }
+        )
     ranking = challenge_ranking(challenge=locked)
     for position, row in enumerate(ranking, start=1):
         bid = row.bid

@@ -18,6 +18,11 @@ urlpatterns = [
     path("<uuid:uuid>/bids/", views.bids_received, name="bids"),
     path("<uuid:uuid>/bids/export.csv", views.bids_export, name="bids-export"),
     path("<uuid:uuid>/review/", views.review_manage, name="review-manage"),
+    path(
+        "<uuid:uuid>/review/<uuid:assignment_uuid>/recuse/",
+        views.review_recuse,
+        name="review-recuse",
+    ),
     path("<uuid:uuid>/award/", views.challenge_award, name="award"),
     path("<uuid:uuid>/execution/", views.execution, name="execution"),
     path("<uuid:uuid>/downselect/", views.challenge_downselect, name="downselect"),

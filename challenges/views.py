@@ -391,6 +391,20 @@ def review_manage(request, uuid):
 
 @require_POST
 @login_required
+def review_recuse(request, uuid, assignment_uuid):
+    """Remove an assigned expert who has a conflict of interest now (with the scores given)."""
+    challenge, _v = selectors.challenge_get_for_viewer(uuid=uuid, user=request.user, manage=True)
+    assignment = selectors.assignment_get_for_enterprise(challenge=challenge, uuid=assignment_uuid)
+    return _act(
+        request,
+        lambda: services.review_recuse_expert(assignment=assignment, actor=request.user),
+        _("该专家已回避，其评分不再计入。"),
+        ("challenges:review-manage", challenge.uuid),
+    )
+
+
+@require_POST
+@login_required
 def challenge_award(request, uuid):
     challenge, _v = selectors.challenge_get_for_viewer(uuid=uuid, user=request.user, manage=True)
     form = AwardForm(request.POST, bids=selectors.bids_counting(challenge=challenge))

@@ -16,12 +16,15 @@ from rest_framework.test import APIClient
 
 from accounts.models import Membership, Organization
 from challenges import selectors, services
-from challenges.models import Challenge
+from challenges.models import Challenge, ExpertConflict, ReviewAssignment, Score
+from challenges.services import TransitionError
+from core.models import AuditEvent
 from matching.models import Need, Patent, Result
 from matching.selectors import NeedVisibility
 from tests.factories import (
     BidFactory,
     ChallengeFactory,
+    ExpertProfileFactory,
     MembershipFactory,
     NeedFactory,
     NeedIndicatorFactory,
@@ -274,3 +277,131 @@ def test_bid_form_offers_only_linkable_results(client):
     assert page.status_code == 200
     assert hidden.title not in page.content.decode()
     assert own_draft.title not in page.content.decode()
+
+
+# --- #6 conflicts of interest at every review step ---------------------------------------------------
+
+
+def _assigned(challenge, expert=None):
+    expert = expert or ExpertProfileFactory()
+    services.challenge_close_bidding_if_due(challenge=challenge)
+    assignment, conflicts = services.review_assign_expert(
+        challenge=challenge, expert=expert, actor=challenge.created_by
+    )
+    assert assignment is not None and not conflicts
+    return assignment
+
+
+def _score_rows(challenge, bid, value=80):
+    return [
+        {"bid_id": bid.pk, "criterion_id": c.pk, "value": value} for c in challenge.criteria.all()
+    ]
+
+
+def test_member_of_the_enterprise_is_blocked_as_an_expert():
+    challenge = ChallengeFactory()
+    BidFactory(challenge=challenge)
+    insider = ExpertProfileFactory()
+    MembershipFactory(user=insider.user, organization=challenge.organization)
+    with after_deadline(challenge):
+        services.challenge_close_bidding_if_due(challenge=challenge)
+        assignment, conflicts = services.review_assign_expert(
+            challenge=challenge, expert=insider, actor=challenge.created_by
+        )
+    assert assignment is None
+    assert [(c.organization, c.kind) for c in conflicts] == [
+        (challenge.organization, ExpertConflict.Kind.ENTERPRISE)
+    ]
+    assert not ReviewAssignment.objects.filter(expert=insider).exists()
+
+
+def test_expert_who_joins_a_bidder_after_assignment_can_neither_score_nor_submit(client):
+    challenge = ChallengeFactory()
+    bid = BidFactory(challenge=challenge)
+    with after_deadline(challenge):
+        assignment = _assigned(challenge)
+        expert = assignment.expert
+        services.review_save_scores(
+            assignment=assignment, actor=expert.user, scores=_score_rows(challenge, bid)
+        )
+        MembershipFactory(user=expert.user, organization=bid.organization)
+        expert.user.refresh_from_db()
+        with pytest.raises(TransitionError) as exc:
+            services.review_save_scores(
+                assignment=assignment, actor=expert.user, scores=_score_rows(challenge, bid, 99)
+            )
+        assert expert.user.name in exc.value.message and bid.organization.name in exc.value.message
+        with pytest.raises(TransitionError):
+            services.review_submit(assignment=assignment, actor=expert.user)
+
+        scores = [
+            {"bid": str(bid.uuid), "criterion": c.pk, "value": 99} for c in challenge.criteria.all()
+        ]
+        client_api = api(expert.user)
+        put = client_api.put(
+            f"/api/v1/reviews/{assignment.uuid}/scores/", {"scores": scores}, format="json"
+        )
+        assert put.status_code == 409
+        assert client_api.post(f"/api/v1/reviews/{assignment.uuid}/submit/").status_code == 409
+
+        client.force_login(expert.user)
+        form = {f"s_{bid.pk}_{c.pk}": "99" for c in challenge.criteria.all()}
+        page = client.post(
+            reverse("challenges:review", kwargs={"uuid": assignment.uuid}), {**form, "submit": "1"}
+        )
+        assert page.status_code == 200 and "利益冲突" in page.content.decode()
+    assignment.refresh_from_db()
+    assert assignment.submitted_at is None
+    assert set(Score.objects.filter(assignment=assignment).values_list("value", flat=True)) == {80}
+
+
+def test_award_refuses_scores_of_an_expert_now_in_conflict_until_recused(client):
+    challenge = ChallengeFactory()
+    client.force_login(challenge.created_by)
+    bid = BidFactory(challenge=challenge)
+    other = BidFactory(challenge=challenge)
+    with after_deadline(challenge):
+        clean = _assigned(challenge)
+        tainted = _assigned(challenge)
+        for a in (clean, tainted):
+            rows = _score_rows(challenge, bid) + _score_rows(challenge, other, 60)
+            services.review_save_scores(assignment=a, actor=a.expert.user, scores=rows)
+            services.review_submit(assignment=a, actor=a.expert.user)
+        tainted.expert.affiliations.add(other.organization)
+        with pytest.raises(TransitionError) as exc:
+            services.challenge_award(
+                challenge=challenge, actor=challenge.created_by, winners=[bid], reason="最优"
+            )
+        assert tainted.expert.user.name in exc.value.message
+        challenge.refresh_from_db()
+        assert challenge.status == Challenge.Status.REVIEW
+        assert not challenge.contracts.exists()
+
+        with pytest.raises(TransitionError):  # an expert without conflict is not removable
+            services.review_recuse_expert(assignment=clean, actor=challenge.created_by)
+        base = f"/api/v1/challenges/{challenge.uuid}/experts"
+        enterprise = api(challenge.created_by)
+        assert enterprise.post(f"{base}/{clean.uuid}/recuse/").status_code == 409
+        assert api(tainted.expert.user).post(f"{base}/{tainted.uuid}/recuse/").status_code == 404
+        page = client.get(reverse("challenges:review-manage", kwargs={"uuid": challenge.uuid}))
+        assert "需回避" in page.content.decode()
+        response = client.post(
+            reverse(
+                "challenges:review-recuse",
+                kwargs={"uuid": challenge.uuid, "assignment_uuid": tainted.uuid},
+            )
+        )
+        assert response.status_code == 302
+        assert not ReviewAssignment.objects.filter(pk=tainted.pk).exists()
+        assert ReviewAssignment.objects.filter(pk=clean.pk).exists()
+        assert AuditEvent.objects.filter(
+            action="challenge.expert_recused", target_id=str(challenge.pk)
+        ).exists()
+        assert ExpertConflict.objects.filter(
+            challenge=challenge, expert=tainted.expert, organization=other.organization
+        ).exists()
+        services.challenge_award(
+            challenge=challenge, actor=challenge.created_by, winners=[bid], reason="最优"
+        )
+    challenge.refresh_from_db()
+    assert challenge.status == Challenge.Status.AWARDED

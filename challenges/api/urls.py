@@ -39,6 +39,11 @@ urlpatterns = [
         name="challenge-experts",
     ),
     path(
+        "challenges/<uuid:uuid>/experts/<uuid:assignment_uuid>/recuse/",
+        views.ChallengeExpertRecuseApi.as_view(),
+        name="challenge-expert-recuse",
+    ),
+    path(
         "challenges/<uuid:uuid>/ranking/",
         views.ChallengeRankingApi.as_view(),
         name="challenge-ranking",

@@ -361,6 +361,21 @@ class ChallengeExpertsApi(ChallengeApiView):
         return Response(s.ChallengeAssignResultOutputSerializer(payload).data)
 
 
+class ChallengeExpertRecuseApi(ChallengeApiView):
+    @extend_schema(
+        summary="Remove an assigned expert who has a conflict of interest now, with their scores",
+        request=None,
+        responses={204: None, 409: CONFLICT},
+    )
+    def post(self, request, uuid, assignment_uuid):
+        challenge, _v = _challenge(request, uuid, manage=True)
+        assignment = selectors.assignment_get_for_enterprise(
+            challenge=challenge, uuid=assignment_uuid
+        )
+        services.review_recuse_expert(assignment=assignment, actor=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
 class ChallengeRankingApi(ChallengeApiView):
     @extend_schema(
         summary="Weighted ranking: the enterprise sees totals and outliers; bidders after the award",
