@@ -1,5 +1,6 @@
-"""Admin for challenges. Bids are sealed here too: the changelist goes through
-``selectors.bids_visible_to`` for everyone but superusers."""
+"""Admin for challenges. Bids are sealed here too, for superusers as well: every bid page goes
+through ``selectors.bids_visible_to``, so before the deadline admin shows no bid at all, and a bid's
+content is never editable here (no add, change or delete)."""
 
 from django.contrib import admin
 
@@ -49,11 +50,20 @@ class BidAdmin(admin.ModelAdmin):
     exclude = ["results", "patents"]
 
     def get_queryset(self, request):
+        # Sealing applies to everyone: staff and superusers are not bidders, so before the
+        # deadline they see no one's bid, not even that it exists.
         qs = super().get_queryset(request)
-        if request.user.is_superuser:
-            return qs
-        # Staff are not bidders: before the deadline they see no one's bid.
         return qs.filter(pk__in=selectors.bids_visible_to(user=request.user).values("pk"))
+
+    # A bid is its bidder's word: shown read-only, never written from admin.
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(ReviewAssignment)

@@ -18,7 +18,7 @@ from rest_framework.test import APIClient
 
 from accounts.models import Membership, Organization
 from challenges import selectors, services
-from challenges.models import Challenge, ExpertConflict, ReviewAssignment, Score
+from challenges.models import Bid, Challenge, ExpertConflict, ReviewAssignment, Score
 from challenges.services import TransitionError
 from core.models import AuditEvent
 from matching.models import Need, Patent, Result
@@ -32,6 +32,7 @@ from tests.factories import (
     NeedIndicatorFactory,
     OrganizationFactory,
     ResultFactory,
+    UserFactory,
 )
 
 pytestmark = pytest.mark.django_db
@@ -424,3 +425,39 @@ def test_bids_export_neutralises_a_formula_in_the_technical_approach(client):
     row = next(r for r in rows if r[0] == bid.organization.name)
     assert row[4] == "'" + formula
     assert not any(cell.startswith("=") for r in rows for cell in r)
+
+
+# --- #11 sealed bids in admin, for superusers too; bid content read-only ----------------------------
+
+
+def test_superuser_sees_no_bid_content_in_admin_before_the_deadline_and_cannot_edit_after(client):
+    challenge = ChallengeFactory()
+    bid = BidFactory(challenge=challenge, technical_approach="超级管理员不应看到的技术路线")
+    superuser = UserFactory(is_staff=True, is_superuser=True)
+    client.force_login(superuser)
+    changelist = reverse("admin:challenges_bid_changelist")
+    change = reverse("admin:challenges_bid_change", args=[bid.pk])
+
+    listed = client.get(changelist)
+    assert listed.status_code == 200
+    assert bid.organization.name not in listed.content.decode()
+    page = client.get(change, follow=True)
+    assert bid.technical_approach not in page.content.decode()
+    assert "材料费" not in page.content.decode()
+
+    with after_deadline(challenge):
+        listed = client.get(changelist).content.decode()
+        assert bid.organization.name in listed
+        page = client.get(change)
+        assert page.status_code == 200
+        html = page.content.decode()
+        assert bid.technical_approach in html
+        assert 'name="technical_approach"' not in html  # shown, not editable
+        client.post(change, {"technical_approach": "管理员改写", "team": "改"})
+        assert client.get(reverse("admin:challenges_bid_add")).status_code == 403
+        assert (
+            client.post(reverse("admin:challenges_bid_delete", args=[bid.pk]), {"post": "yes"})
+        ).status_code == 403
+    bid.refresh_from_db()
+    assert bid.technical_approach == "超级管理员不应看到的技术路线"
+    assert Bid.objects.filter(pk=bid.pk).exists()
