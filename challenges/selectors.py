@@ -553,15 +553,73 @@ def challenge_ranking(*, challenge: Challenge) -> list[RankRow]:
     return rows
 
 
-def ranking_for_bidders(*, challenge: Challenge) -> list[Bid]:
-    """After the award: the ranked counting bids (organization, score, outcome) the bidders may see."""
+@dataclass(frozen=True)
+class AwardRow:
+    """One line of an award result as a viewer sees it (the template and the API build from it)."""
+
+    bid: str | None
+    organization_name: str
+    rank: int | None
+    score: Decimal | None
+    outcome: str
+    outcome_display: str
+
+
+def _sees_whole_award(*, challenge: Challenge, user, ranked: list[Bid]) -> bool:
+    """The parties see every ranked bid with its score: the enterprise, staff, the assigned
+    experts and the bidders (leads and confirmed members of a ranked bid)."""
+    if user is None or not user.is_authenticated:
+        return False
+    if user_is_staff(user):
+        return True
+    org_ids = member_org_ids(user)
+    if challenge.organization_id in org_ids:
+        return True
+    if challenge.assignments.filter(expert__user=user).exists():
+        return True
+    if any(b.organization_id in org_ids for b in ranked):
+        return True
+    return (
+        _confirmed_places(org_ids).filter(bid__in=[b.pk for b in ranked]).exists()
+        if org_ids
+        else False
+    )
+
+
+def award_result_for_viewer(*, challenge: Challenge, user) -> list[AwardRow]:
+    """After the award: the ranked counting bids (organization, rank, score, outcome) for the
+    parties; for anyone else only the winners (several under 赛马制), without rank or score."""
     if challenge.awarded_at is None:
         return []
-    return list(
+    ranked = list(
         Bid.objects.filter(challenge=challenge, rank__isnull=False)
         .select_related("organization")
         .order_by("rank")
     )
+    if _sees_whole_award(challenge=challenge, user=user, ranked=ranked):
+        return [
+            AwardRow(
+                bid=str(b.uuid),
+                organization_name=b.organization.name,
+                rank=b.rank,
+                score=b.score,
+                outcome=b.outcome,
+                outcome_display=b.get_outcome_display(),
+            )
+            for b in ranked
+        ]
+    return [
+        AwardRow(
+            bid=None,
+            organization_name=b.organization.name,
+            rank=None,
+            score=None,
+            outcome=b.outcome,
+            outcome_display=b.get_outcome_display(),
+        )
+        for b in ranked
+        if b.outcome == Bid.Outcome.WON
+    ]
 
 
 @dataclass

@@ -202,7 +202,7 @@ def challenge_detail(request, uuid):
             and challenge.status == Challenge.Status.OPEN
             and not challenge.deadline_passed
         ),
-        "ranking": selectors.ranking_for_bidders(challenge=challenge),
+        "award_rows": selectors.award_result_for_viewer(challenge=challenge, user=request.user),
         "criteria": challenge.criteria.all(),
         "milestones": challenge.milestones.select_related("indicator"),
         "indicators": challenge.indicators.all(),

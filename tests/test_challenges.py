@@ -540,9 +540,10 @@ def test_award_single_winner_creates_contract_ranks_bids_and_notifies(monkeypatc
     assert challenge.need.status == Need.Status.MATCHED
     loser_keys = {kw["event_key"] for kw in sent if kw["recipient"] == lose.created_by}
     assert f"challenge:{challenge.pk}:not-awarded" in loser_keys
-    assert [b.organization for b in selectors.ranking_for_bidders(challenge=challenge)] == [
-        win.organization,
-        lose.organization,
+    rows = selectors.award_result_for_viewer(challenge=challenge, user=lose.created_by)
+    assert [r.organization_name for r in rows] == [
+        win.organization.name,
+        lose.organization.name,
     ]
 
 

@@ -461,3 +461,56 @@ def test_superuser_sees_no_bid_content_in_admin_before_the_deadline_and_cannot_e
     bid.refresh_from_db()
     assert bid.technical_approach == "超级管理员不应看到的技术路线"
     assert Bid.objects.filter(pk=bid.pk).exists()
+
+
+# --- #16 after the award, only the parties see every bidder and score ---------------------------------
+
+
+def _award(challenge, bids, winners, scores):
+    with after_deadline(challenge):
+        assignment = _assigned(challenge)
+        rows = [
+            r for bid, v in zip(bids, scores, strict=True) for r in _score_rows(challenge, bid, v)
+        ]
+        services.review_save_scores(
+            assignment=assignment, actor=assignment.expert.user, scores=rows
+        )
+        services.review_submit(assignment=assignment, actor=assignment.expert.user)
+        services.challenge_award(
+            challenge=challenge, actor=challenge.created_by, winners=winners, reason="指标最优"
+        )
+    challenge.refresh_from_db()
+    return assignment
+
+
+def test_after_the_award_outsiders_see_only_the_winners(client):
+    challenge = ChallengeFactory(award_mode=Challenge.AwardMode.RACE, race_winners=2)
+    first, second, loser = (BidFactory(challenge=challenge) for _ in range(3))
+    assignment = _award(challenge, [first, second, loser], [first, second], [91, 87, 63])
+    loser.refresh_from_db()
+    assert loser.score == Decimal("63.00")
+
+    outsider = member_of(OrganizationFactory())
+    client.force_login(outsider)
+    page = client.get(challenge.get_absolute_url()).content.decode()
+    assert first.organization.name in page and second.organization.name in page
+    assert loser.organization.name not in page
+    assert "63.00" not in page and "91.00" not in page
+    rows = api(outsider).get(f"/api/v1/challenges/{challenge.uuid}/ranking/").json()
+    assert {r["organization_name"] for r in rows} == {
+        first.organization.name,
+        second.organization.name,
+    }
+    assert all(r["score"] is None and r["rank"] is None for r in rows)
+
+    for party in (loser.created_by, assignment.expert.user, UserFactory(is_staff=True)):
+        client.force_login(party)
+        page = client.get(challenge.get_absolute_url()).content.decode()
+        assert loser.organization.name in page and "63.00" in page, party
+        rows = api(party).get(f"/api/v1/challenges/{challenge.uuid}/ranking/").json()
+        assert [r["organization_name"] for r in rows] == [
+            first.organization.name,
+            second.organization.name,
+            loser.organization.name,
+        ]
+        assert rows[2]["score"] == "63.00"

@@ -237,13 +237,15 @@ class ChallengeRankingRowOutputSerializer(serializers.Serializer):
     outliers = ChallengeScoreOutputSerializer(many=True)
 
 
-class ChallengePublicRankingRowOutputSerializer(serializers.ModelSerializer):
-    bid = serializers.UUIDField(source="uuid")
-    organization_name = serializers.CharField(source="organization.name")
+class ChallengePublicRankingRowOutputSerializer(serializers.Serializer):
+    """A row of ``challenges.selectors.award_result_for_viewer``: the parties get every ranked bid;
+    anyone else only the winners, with ``bid``, ``rank`` and ``score`` null."""
 
-    class Meta:
-        model = Bid
-        fields = ["bid", "organization_name", "rank", "score", "outcome"]
+    bid = serializers.UUIDField(allow_null=True)
+    organization_name = serializers.CharField()
+    rank = serializers.IntegerField(allow_null=True)
+    score = serializers.DecimalField(max_digits=6, decimal_places=2, allow_null=True)
+    outcome = serializers.CharField(help_text=" | ".join(Bid.Outcome.values))
 
 
 class ChallengeContractMilestoneOutputSerializer(serializers.ModelSerializer):

@@ -378,7 +378,8 @@ class ChallengeExpertRecuseApi(ChallengeApiView):
 
 class ChallengeRankingApi(ChallengeApiView):
     @extend_schema(
-        summary="Weighted ranking: the enterprise sees totals and outliers; bidders after the award",
+        summary="Weighted ranking: the enterprise sees totals and outliers; after the award the "
+        "bidders, experts and staff see every ranked bid, anyone else only the winners",
         responses=s.ChallengePublicRankingRowOutputSerializer(many=True),
     )
     def get(self, request, uuid):
@@ -388,7 +389,7 @@ class ChallengeRankingApi(ChallengeApiView):
                 return Response([])
             rows = selectors.challenge_ranking(challenge=challenge)
             return Response(s.ChallengeRankingRowOutputSerializer(rows, many=True).data)
-        rows = selectors.ranking_for_bidders(challenge=challenge)
+        rows = selectors.award_result_for_viewer(challenge=challenge, user=request.user)
         return Response(s.ChallengePublicRankingRowOutputSerializer(rows, many=True).data)
 
 
