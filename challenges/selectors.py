@@ -199,7 +199,11 @@ def challenge_get_for_viewer(
 def challenge_list_open(*, user) -> list[tuple[Challenge, NeedVisibility]]:
     """Challenges taking bids that ``user`` may know of, newest first, each with its visibility.
     Visibility is computed for the page in a fixed number of queries."""
-    challenges = list(_challenge_qs().filter(status=S.OPEN).order_by("bid_deadline"))
+    challenges = list(
+        _challenge_qs()
+        .filter(status=S.OPEN, bid_deadline__gt=timezone.now())
+        .order_by("bid_deadline")
+    )
     org_ids = member_org_ids(user)
     is_staff = user_is_staff(user)
     ids = [c.pk for c in challenges]

@@ -111,7 +111,11 @@ def _transition(
 
 
 def _before_deadline(challenge: Challenge) -> None:
-    if challenge.status != S.OPEN or timezone.now() >= challenge.bid_deadline:
+    """The bid guard checks the deadline itself: a challenge past it refuses bids even while its
+    status still says open (beat moves it within a minute; page views never do)."""
+    from challenges.selectors import bidding_closed
+
+    if bidding_closed(challenge):
         raise TransitionError(_("揭榜已截止，方案不能再提交、修改或撤回。"))
 
 
@@ -358,13 +362,19 @@ def challenge_publish(*, challenge: Challenge, actor: User) -> Challenge:
 
 @transaction.atomic
 def challenge_close_bidding(*, challenge: Challenge, actor: User | None = None) -> Challenge:
-    """open → review once the deadline has passed (by beat, lazily on access, or by the enterprise)."""
+    """open → review once the deadline has passed (by beat, by the enterprise, or on the way of
+    an enterprise's write that needs it, such as assigning an expert). Never by a page view."""
     if actor is not None:
         _require_enterprise(actor, challenge)
     locked = _lock(challenge)
     _require_state(locked, S.OPEN, action=_("截止揭榜"))
     if timezone.now() < locked.bid_deadline:
         raise TransitionError(_("揭榜截止时间未到。"))
+    _close_bidding(locked, actor=actor)
+    return locked
+
+
+def _close_bidding(locked: Challenge, *, actor: User | None) -> None:
     from challenges.selectors import bids_counting
 
     count = bids_counting(challenge=locked).count()
@@ -372,11 +382,17 @@ def challenge_close_bidding(*, challenge: Challenge, actor: User | None = None) 
         locked, to=S.REVIEW, actor=actor, reason=_("揭榜截止"), data={"counting_bids": count}
     )
     notify.notify_bidding_closed(locked, count=count)
-    return locked
+
+
+def _close_bidding_if_due(locked: Challenge) -> None:
+    """Inside a write that needs the review state: close bidding first when the deadline passed
+    and beat has not got there yet (the locked row is updated in place)."""
+    if locked.status == S.OPEN and timezone.now() >= locked.bid_deadline:
+        _close_bidding(locked, actor=None)
 
 
 def challenge_close_bidding_if_due(*, challenge: Challenge) -> Challenge:
-    """The lazy form: move a challenge past its deadline to review; quietly do nothing otherwise."""
+    """Beat's form: move a challenge past its deadline to review; quietly do nothing otherwise."""
     if challenge.status != S.OPEN or timezone.now() < challenge.bid_deadline:
         return challenge
     try:
@@ -931,6 +947,7 @@ def review_assign_expert(
     is not assigned; the block is recorded (ExpertConflict rows and an audit entry) and returned."""
     _require_enterprise(actor, challenge)
     locked = _lock(challenge)
+    _close_bidding_if_due(locked)
     _require_state(locked, S.REVIEW, action=_("指派评审专家"))
     if not expert.is_active:
         raise ValidationError({"expert": [_("该专家暂不接受评审邀请。")]})

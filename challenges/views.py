@@ -66,10 +66,6 @@ def _render_challenge(
     return render(request, template, {"challenge": challenge, "public": public, **context})
 
 
-def _sync(challenge: Challenge) -> Challenge:
-    return services.challenge_close_bidding_if_due(challenge=challenge)
-
-
 # --- lists -----------------------------------------------------------------------------------------
 
 
@@ -189,19 +185,13 @@ def challenge_edit(request, uuid):
 @login_required
 def challenge_detail(request, uuid):
     challenge, visibility = selectors.challenge_get_for_viewer(uuid=uuid, user=request.user)
-    _sync(challenge)
     is_enterprise = selectors.user_is_enterprise(user=request.user, challenge=challenge)
     full = visibility >= NeedVisibility.FULL
     context = {
         "full": full,
         "is_enterprise": is_enterprise,
         "my_bid": selectors.bid_of_org(challenge=challenge, user=request.user),
-        "can_bid": (
-            full
-            and not is_enterprise
-            and challenge.status == Challenge.Status.OPEN
-            and not challenge.deadline_passed
-        ),
+        "can_bid": full and not is_enterprise and not selectors.bidding_closed(challenge),
         "award_rows": selectors.award_result_for_viewer(challenge=challenge, user=request.user),
         "criteria": challenge.criteria.all(),
         "milestones": challenge.milestones.select_related("indicator"),
@@ -312,7 +302,6 @@ def bids_received(request, uuid):
     challenge, visibility = selectors.challenge_get_for_viewer(
         uuid=uuid, user=request.user, manage=True
     )
-    _sync(challenge)
     bids = selectors.bids_received(challenge=challenge, user=request.user)
     return _render_challenge(request, "challenges/bids.html", challenge, visibility, {"bids": bids})
 
@@ -347,7 +336,6 @@ def review_manage(request, uuid):
     challenge, visibility = selectors.challenge_get_for_viewer(
         uuid=uuid, user=request.user, manage=True
     )
-    _sync(challenge)
     if request.method == "POST":
         form = AssignExpertForm(request.POST)
         if form.is_valid():
@@ -371,7 +359,7 @@ def review_manage(request, uuid):
                 else:
                     messages.success(request, _("已指派评审专家。"))
         return redirect("challenges:review-manage", uuid=challenge.uuid)
-    in_review = challenge.status == Challenge.Status.REVIEW
+    in_review = selectors.challenge_shown_status(challenge) == Challenge.Status.REVIEW
     ranking = selectors.challenge_ranking(challenge=challenge) if challenge.deadline_passed else []
     criteria = list(challenge.criteria.all())
     context = {
@@ -519,7 +507,6 @@ def bid_edit(request, uuid):
     challenge, visibility = selectors.challenge_get_for_viewer(
         uuid=uuid, user=request.user, minimum=NeedVisibility.FULL
     )
-    _sync(challenge)
     bid = selectors.bid_of_org(challenge=challenge, user=request.user)
     orgs = Organization.objects.filter(pk__in=member_org_ids(request.user)).exclude(
         pk=challenge.organization_id
@@ -602,10 +589,10 @@ def bid_detail(request, uuid):
         "challenge": bid.challenge,
         "is_bidder": is_bidder,
         "my_memberships": [m for m in bid.members.all() if m.organization_id in org_ids],
+        "bidding_open": not selectors.bidding_closed(bid.challenge),
         "editable": is_bidder
         and bid.status != Bid.Status.WITHDRAWN
-        and bid.challenge.status == Challenge.Status.OPEN
-        and not bid.challenge.deadline_passed,
+        and not selectors.bidding_closed(bid.challenge),
         "eligibility": services.bid_eligibility_errors(bid=bid)
         if is_bidder and bid.status == Bid.Status.DRAFT
         else [],

@@ -514,3 +514,63 @@ def test_after_the_award_outsiders_see_only_the_winners(client):
             loser.organization.name,
         ]
         assert rows[2]["score"] == "63.00"
+
+
+# --- GET never writes -----------------------------------------------------------------------------------
+
+
+def test_viewing_a_challenge_past_its_deadline_writes_nothing_and_bidding_stays_refused(
+    client, monkeypatch
+):
+    sent = []
+    monkeypatch.setattr("notifications.services.notify", lambda **kw: sent.append(kw) or object())
+    challenge = ChallengeFactory()
+    bid = BidFactory(challenge=challenge)
+    lab = OrganizationFactory(kind=Organization.Kind.INSTITUTION)
+    lab_user = member_of(lab, Membership.Role.OWNER)
+    before = AuditEvent.objects.count()
+    with after_deadline(challenge):
+        client.force_login(challenge.created_by)
+        for name in ("detail", "bids", "review-manage"):
+            page = client.get(reverse(f"challenges:{name}", kwargs={"uuid": challenge.uuid}))
+            assert page.status_code == 200, name
+        detail = client.get(challenge.get_absolute_url()).content.decode()
+        assert "评审与定榜" in detail  # shown as closed for bidding without a write
+        enterprise = api(challenge.created_by)
+        shown = enterprise.get(f"/api/v1/challenges/{challenge.uuid}/").json()
+        assert shown["status"] == Challenge.Status.REVIEW
+        assert enterprise.get(f"/api/v1/challenges/{challenge.uuid}/bids/").status_code == 200
+        client.force_login(lab_user)
+        assert client.get(reverse("challenges:list")).status_code == 200
+        form = client.get(reverse("challenges:bid-edit", kwargs={"uuid": challenge.uuid}))
+        assert form.status_code in (200, 302)
+
+        challenge.refresh_from_db()
+        assert challenge.status == Challenge.Status.OPEN
+        assert AuditEvent.objects.count() == before
+        assert sent == []
+
+        # The service guards check the deadline themselves.
+        refused = api(lab_user).post(
+            f"/api/v1/challenges/{challenge.uuid}/bids/",
+            {"organization": str(lab.uuid), "technical_approach": "迟到的方案", "team": "团队"},
+            format="json",
+        )
+        assert refused.status_code == 409
+        assert not Bid.objects.filter(organization=lab).exists()
+        with pytest.raises(TransitionError):
+            services.bid_update(bid=bid, actor=bid.created_by, team="截止后修改")
+
+        # A write by the enterprise (assigning an expert) closes bidding on the way.
+        client.force_login(challenge.created_by)
+        response = client.post(
+            reverse("challenges:review-manage", kwargs={"uuid": challenge.uuid}),
+            {"expert": ExpertProfileFactory().pk},
+        )
+        assert response.status_code == 302
+    challenge.refresh_from_db()
+    assert challenge.status == Challenge.Status.REVIEW
+    assert challenge.assignments.count() == 1
+    assert AuditEvent.objects.filter(
+        action="challenge.transition", target_id=str(challenge.pk), to_state="review"
+    ).exists()

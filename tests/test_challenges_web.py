@@ -221,11 +221,13 @@ def test_role_pages_render_through_a_whole_flow(client):
         page = client.get(reverse("challenges:review-manage", kwargs={"uuid": challenge.uuid}))
         assert page.status_code == 200
         challenge.refresh_from_db()
-        assert challenge.status == Challenge.Status.REVIEW
+        assert challenge.status == Challenge.Status.OPEN  # a page view never writes
         client.post(
             reverse("challenges:review-manage", kwargs={"uuid": challenge.uuid}),
             {"expert": expert.pk},
         )
+        challenge.refresh_from_db()
+        assert challenge.status == Challenge.Status.REVIEW  # closed on the way of the assignment
         assignment = challenge.assignments.get()
         client.force_login(expert.user)
         review_url = reverse("challenges:review", kwargs={"uuid": assignment.uuid})

@@ -30,11 +30,11 @@ class ChallengeApiView(APIView):
 
 
 def _challenge(request, uuid, *, manage: bool = False, minimum=NeedVisibility.SUMMARY):
-    challenge, visibility = selectors.challenge_get_for_viewer(
+    # Reads never move the state: a challenge past its deadline shows as under review
+    # (challenge_shown_status) until beat or a write by the enterprise closes bidding.
+    return selectors.challenge_get_for_viewer(
         uuid=uuid, user=request.user, manage=manage, minimum=minimum
     )
-    services.challenge_close_bidding_if_due(challenge=challenge)
-    return challenge, visibility
 
 
 def _challenge_data(challenge, visibility) -> dict:
