@@ -42,6 +42,7 @@ from challenges.models import (
 )
 from core.services import audit_record
 from matching.models import Match, Need
+from taxonomy.models import Region
 
 S = Challenge.Status
 CENT = Decimal("0.01")
@@ -59,6 +60,18 @@ class TransitionError(Exception):
     def __init__(self, message: str):
         super().__init__(message)
         self.message = message
+
+
+# --- input -------------------------------------------------------------------------------------------
+
+
+def _clean_text(value: Any, *, field: str) -> str:
+    """Free text a service takes as an argument (reasons, notes, comments), stripped. A NUL byte
+    is refused with a field message: PostgreSQL cannot store one, and it is never meant."""
+    text = str(value or "").strip()
+    if "\x00" in text:
+        raise ValidationError({field: [_("不能包含空字符（\\x00）。")]})
+    return text
 
 
 # --- roles and locks ---------------------------------------------------------------------------------
@@ -216,6 +229,15 @@ def challenge_update(*, challenge: Challenge, actor: User, **changes: Any) -> Ch
         ids = [int(i) for i in changes["indicator_ids"]]
         if set(ids) - set(need_indicators):
             errors.setdefault("indicator_ids", []).append(_("只能选择该需求自己的技术指标。"))
+    if "eligible_region_ids" in changes:
+        region_ids = {int(i) for i in changes["eligible_region_ids"]}
+        unknown_regions = region_ids - set(
+            Region.objects.filter(pk__in=region_ids).values_list("pk", flat=True)
+        )
+        if unknown_regions:
+            errors.setdefault("eligible_region_ids", []).append(
+                _("没有这些地区：%(ids)s。") % {"ids": "、".join(map(str, sorted(unknown_regions)))}
+            )
     criteria = _clean_criteria(changes.get("criteria"), locked, errors)
     milestones = _clean_milestones(changes.get("milestones"), locked, need_indicators, errors)
     if errors:
@@ -224,7 +246,7 @@ def challenge_update(*, challenge: Challenge, actor: User, **changes: Any) -> Ch
     if "indicator_ids" in changes:
         locked.indicators.set([need_indicators[i] for i in ids])
     if "eligible_region_ids" in changes:
-        locked.eligible_regions.set(changes["eligible_region_ids"])
+        locked.eligible_regions.set(region_ids)
     if criteria is not None:
         locked.criteria.all().delete()
         RubricCriterion.objects.bulk_create(criteria)
@@ -416,7 +438,7 @@ def challenges_close_due() -> int:
 def challenge_cancel(*, challenge: Challenge, actor: User, reason: str) -> Challenge:
     """Any non-final state → cancelled, with a reason; running contracts stop and the need reopens."""
     _require_enterprise(actor, challenge)
-    reason = (reason or "").strip()
+    reason = _clean_text(reason, field="reason")
     if not reason:
         raise ValidationError({"reason": [_("请填写取消原因。")]})
     locked = _lock(challenge)
@@ -835,6 +857,7 @@ def bid_submit(*, bid: Bid, actor: User) -> Bid:
 @transaction.atomic
 def bid_withdraw(*, bid: Bid, actor: User, reason: str = "") -> Bid:
     _require_bidder(actor, bid)
+    reason = _clean_text(reason, field="reason")
     challenge = _lock(bid.challenge)
     _before_deadline(challenge)
     bid = Bid.objects.select_for_update().get(pk=bid.pk)
@@ -850,7 +873,7 @@ def bid_withdraw(*, bid: Bid, actor: User, reason: str = "") -> Bid:
         target=bid,
         from_state=from_state,
         to_state=Bid.Status.WITHDRAWN,
-        reason=reason.strip(),
+        reason=reason,
     )
     return bid
 
@@ -1109,7 +1132,7 @@ def challenge_award(
     Ranks every counting bid by its weighted total, creates a contract with milestones per winner and
     notifies winners and losers."""
     _require_enterprise(actor, challenge)
-    reason = (reason or "").strip()
+    reason = _clean_text(reason, field="reason")
     if not reason:
         raise ValidationError({"reason": [_("请填写定榜理由。")]})
     locked = _lock(challenge)
@@ -1238,13 +1261,14 @@ def milestone_submit(
         raise TransitionError(
             _("里程碑当前状态为“%(state)s”，不能提交。") % {"state": locked.get_status_display()}
         )
-    note = (note or "").strip()
+    note = _clean_text(note, field="note")
+    measured_value = _clean_text(measured_value, field="measured_value")
     if not note:
         raise ValidationError({"note": [_("请说明交付内容。")]})
     from_state = locked.status
     locked.status = ContractMilestone.Status.SUBMITTED
     locked.deliverable_note = note
-    locked.measured_value = (measured_value or "").strip()[:64]
+    locked.measured_value = measured_value[:64]
     locked.submitted_at = timezone.now()
     locked.submitted_by = actor
     locked.save()
@@ -1277,7 +1301,7 @@ def milestone_accept(*, cm: ContractMilestone, actor: User, comment: str = "") -
     if paid_total + amount > challenge.reward_total:
         raise TransitionError(_("拨付总额将超过榜单总金额，已拒绝。"))
     locked.status = ContractMilestone.Status.ACCEPTED
-    locked.decision_comment = (comment or "").strip()
+    locked.decision_comment = _clean_text(comment, field="comment")
     locked.decided_at = timezone.now()
     locked.decided_by = actor
     locked.save()
@@ -1311,7 +1335,7 @@ def _complete_if_done(challenge: Challenge, contract: Contract, actor: User) -> 
 def milestone_reject(*, cm: ContractMilestone, actor: User, comment: str) -> ContractMilestone:
     """The enterprise rejects a submitted milestone with comments; the winner may submit again."""
     _require_enterprise(actor, cm.contract.challenge)
-    comment = (comment or "").strip()
+    comment = _clean_text(comment, field="comment")
     if not comment:
         raise ValidationError({"comment": [_("请写明未通过的原因。")]})
     challenge, locked = _lock_milestone(cm)
@@ -1350,7 +1374,7 @@ def challenge_downselect(
     the others stop. The kept contract's amount becomes the reward minus what the stopped racers were
     paid, so payments still never exceed the reward."""
     _require_enterprise(actor, challenge)
-    reason = (reason or "").strip()
+    reason = _clean_text(reason, field="reason")
     if not reason:
         raise ValidationError({"reason": [_("请填写择优理由。")]})
     locked = _lock(challenge)

@@ -31,6 +31,7 @@ from tests.factories import (
     NeedFactory,
     NeedIndicatorFactory,
     OrganizationFactory,
+    RegionFactory,
     ResultFactory,
     UserFactory,
 )
@@ -574,3 +575,136 @@ def test_viewing_a_challenge_past_its_deadline_writes_nothing_and_bidding_stays_
     assert AuditEvent.objects.filter(
         action="challenge.transition", target_id=str(challenge.pk), to_state="review"
     ).exists()
+
+
+# --- #12 bad input is a 400 or a form error, never a 500 -------------------------------------------
+
+
+def _draft(need=None) -> Challenge:
+    need = need or NeedFactory()
+    NeedIndicatorFactory(need=need)
+    return services.challenge_create_from_need(need=need, actor=need.created_by)
+
+
+def test_patch_with_an_unknown_region_is_a_400_and_writes_nothing():
+    challenge = _draft()
+    region = RegionFactory()
+    before = AuditEvent.objects.count()
+    response = api(challenge.created_by).patch(
+        f"/api/v1/challenges/{challenge.uuid}/",
+        {"title": "改名", "eligible_region_ids": [region.pk, 987654321]},
+        format="json",
+    )
+    assert response.status_code == 400
+    assert "eligible_region_ids" in response.json()
+    challenge.refresh_from_db()
+    assert challenge.title != "改名"
+    assert not challenge.eligible_regions.exists()
+    assert AuditEvent.objects.count() == before
+    ok = api(challenge.created_by).patch(
+        f"/api/v1/challenges/{challenge.uuid}/", {"eligible_region_ids": [region.pk]}, format="json"
+    )
+    assert ok.status_code == 200
+    assert list(challenge.eligible_regions.all()) == [region]
+
+
+NUL = "含\x00空字符"
+
+
+def test_nul_bytes_in_challenge_and_bid_text_are_refused_over_the_api():
+    challenge = ChallengeFactory(allow_consortium=True)
+    bid = BidFactory(challenge=challenge)
+    draft = _draft()
+    indicator = challenge.indicators.first()
+    lab = OrganizationFactory(kind=Organization.Kind.INSTITUTION)
+    lab_user = member_of(lab, Membership.Role.OWNER)
+    before = AuditEvent.objects.count()
+    enterprise, bidder = api(draft.created_by), api(bid.created_by)
+    calls = [
+        (enterprise.patch, f"/api/v1/challenges/{draft.uuid}/", {"title": NUL}),
+        (enterprise.patch, f"/api/v1/challenges/{draft.uuid}/", {"intro": NUL}),
+        (enterprise.patch, f"/api/v1/challenges/{draft.uuid}/", {"reward_split": NUL}),
+        (
+            enterprise.patch,
+            f"/api/v1/challenges/{draft.uuid}/",
+            {"criteria": [{"name": "维度", "weight": 100, "description": NUL}]},
+        ),
+        (
+            enterprise.post,
+            "/api/v1/challenges/",
+            {"need": str(NeedFactory(organization=draft.organization).uuid), "intro": NUL},
+        ),
+        (
+            api(challenge.created_by).post,
+            f"/api/v1/challenges/{challenge.uuid}/cancel/",
+            {"reason": NUL},
+        ),
+        (bidder.patch, f"/api/v1/bids/{bid.uuid}/", {"technical_approach": NUL}),
+        (bidder.patch, f"/api/v1/bids/{bid.uuid}/", {"team": NUL}),
+        (
+            bidder.patch,
+            f"/api/v1/bids/{bid.uuid}/",
+            {"indicator_responses": [{"indicator_id": indicator.pk, "approach": NUL}]},
+        ),
+        (
+            bidder.patch,
+            f"/api/v1/bids/{bid.uuid}/",
+            {"budget_items": [{"item": "材料", "amount": "1", "note": NUL}]},
+        ),
+        (
+            bidder.patch,
+            f"/api/v1/bids/{bid.uuid}/",
+            {"consortium": [{"organization": str(lab.uuid), "role": NUL, "share": "10"}]},
+        ),
+        (bidder.post, f"/api/v1/bids/{bid.uuid}/withdraw/", {"reason": NUL}),
+        (
+            api(lab_user).post,
+            f"/api/v1/challenges/{challenge.uuid}/bids/",
+            {"organization": str(lab.uuid), "technical_approach": NUL, "team": "团队"},
+        ),
+    ]
+    for method, path, body in calls:
+        response = method(path, body, format="json")
+        assert response.status_code == 400, (path, body, response.status_code)
+    bid.refresh_from_db()
+    draft.refresh_from_db()
+    challenge.refresh_from_db()
+    assert "\x00" not in bid.technical_approach + bid.team + draft.title + draft.intro
+    assert bid.status == Bid.Status.SUBMITTED and challenge.status == Challenge.Status.OPEN
+    assert not Bid.objects.filter(organization=lab).exists()
+    assert AuditEvent.objects.count() == before
+
+
+def test_nul_bytes_in_web_forms_are_form_errors(client):
+    challenge = ChallengeFactory()
+    bid = BidFactory(challenge=challenge)
+    client.force_login(bid.created_by)
+    form_url = reverse("challenges:bid-edit", kwargs={"uuid": challenge.uuid})
+    data = {
+        "technical_approach": NUL,
+        "team": "团队",
+        "qualification_statement": "",
+        "budget-TOTAL_FORMS": "1",
+        "budget-INITIAL_FORMS": "0",
+        "budget-0-item": "材料费",
+        "budget-0-amount": "100",
+        "consortium-TOTAL_FORMS": "0",
+        "consortium-INITIAL_FORMS": "0",
+    }
+    response = client.post(form_url, data)
+    assert response.status_code == 200
+    response = client.post(
+        reverse("challenges:bid-withdraw", kwargs={"uuid": bid.uuid}), {"reason": NUL}
+    )
+    assert response.status_code in (200, 302)
+    bid.refresh_from_db()
+    assert bid.status == Bid.Status.SUBMITTED
+    assert "\x00" not in bid.technical_approach
+
+    client.force_login(challenge.created_by)
+    response = client.post(
+        reverse("challenges:cancel", kwargs={"uuid": challenge.uuid}), {"reason": NUL}
+    )
+    assert response.status_code in (200, 302)
+    challenge.refresh_from_db()
+    assert challenge.status == Challenge.Status.OPEN
