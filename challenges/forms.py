@@ -10,6 +10,7 @@ from accounts.forms import ServiceErrorsMixin
 from accounts.models import ExpertProfile, Organization
 from challenges import selectors
 from challenges.models import Challenge
+from core.limits import LONG_TEXT, PARAGRAPH
 from taxonomy.models import Region
 
 TEXTAREA = forms.Textarea(attrs={"rows": 3})
@@ -17,7 +18,9 @@ TEXTAREA = forms.Textarea(attrs={"rows": 3})
 
 class ChallengeForm(ServiceErrorsMixin, forms.Form):
     title = forms.CharField(label=_("榜单名称"), max_length=120)
-    intro = forms.CharField(label=_("榜单说明"), widget=TEXTAREA, required=False)
+    intro = forms.CharField(
+        label=_("榜单说明"), widget=TEXTAREA, required=False, max_length=LONG_TEXT
+    )
     access = forms.ChoiceField(label=_("揭榜方式"), choices=Challenge.Access.choices)
     reward_total = forms.DecimalField(
         label=_("榜单总金额（万元）"),
@@ -31,6 +34,7 @@ class ChallengeForm(ServiceErrorsMixin, forms.Form):
         label=_("经费拆分说明"),
         widget=TEXTAREA,
         required=False,
+        max_length=PARAGRAPH,
         help_text=_("按里程碑付款比例拨付；可在此补充说明。"),
     )
     indicator_ids = forms.TypedMultipleChoiceField(
@@ -56,7 +60,9 @@ class ChallengeForm(ServiceErrorsMixin, forms.Form):
         required=False,
         widget=forms.SelectMultiple(attrs={"size": 6}),
     )
-    required_qualifications = forms.CharField(label=_("资质要求"), widget=TEXTAREA, required=False)
+    required_qualifications = forms.CharField(
+        label=_("资质要求"), widget=TEXTAREA, required=False, max_length=PARAGRAPH
+    )
     allow_consortium = forms.BooleanField(label=_("允许创新联合体揭榜"), required=False)
     consortium_max_members = forms.IntegerField(
         label=_("联合体成员上限（含牵头单位）"), min_value=2, max_value=20, initial=3
@@ -150,7 +156,7 @@ def filled(formset) -> list[dict]:
 
 
 class ReasonForm(ServiceErrorsMixin, forms.Form):
-    reason = forms.CharField(label=_("原因"), widget=TEXTAREA)
+    reason = forms.CharField(label=_("原因"), widget=TEXTAREA, max_length=PARAGRAPH)
 
 
 class InviteForm(forms.Form):
@@ -171,7 +177,7 @@ class AwardForm(ServiceErrorsMixin, forms.Form):
     winners = forms.ModelMultipleChoiceField(
         label=_("揭榜单位"), queryset=None, widget=forms.CheckboxSelectMultiple
     )
-    reason = forms.CharField(label=_("定榜理由"), widget=TEXTAREA)
+    reason = forms.CharField(label=_("定榜理由"), widget=TEXTAREA, max_length=PARAGRAPH)
 
     def __init__(self, *args, bids, **kwargs):
         super().__init__(*args, **kwargs)
@@ -182,7 +188,7 @@ class AwardForm(ServiceErrorsMixin, forms.Form):
 class DownselectForm(ServiceErrorsMixin, forms.Form):
     keep = forms.ModelChoiceField(label=_("保留的揭榜单位"), queryset=None)
     after_milestone = forms.ModelChoiceField(label=_("依据的里程碑"), queryset=None)
-    reason = forms.CharField(label=_("择优理由"), widget=TEXTAREA)
+    reason = forms.CharField(label=_("择优理由"), widget=TEXTAREA, max_length=PARAGRAPH)
 
     def __init__(self, *args, challenge: Challenge, **kwargs):
         super().__init__(*args, **kwargs)
@@ -195,7 +201,7 @@ class DownselectForm(ServiceErrorsMixin, forms.Form):
 
 
 class MilestoneSubmitForm(ServiceErrorsMixin, forms.Form):
-    note = forms.CharField(label=_("交付说明"), widget=TEXTAREA)
+    note = forms.CharField(label=_("交付说明"), widget=TEXTAREA, max_length=LONG_TEXT)
     measured_value = forms.CharField(label=_("实测指标值"), max_length=64, required=False)
 
 
@@ -203,7 +209,9 @@ class MilestoneDecisionForm(ServiceErrorsMixin, forms.Form):
     decision = forms.ChoiceField(
         label=_("验收结论"), choices=[("accept", _("通过")), ("reject", _("不通过"))]
     )
-    comment = forms.CharField(label=_("验收意见"), widget=TEXTAREA, required=False)
+    comment = forms.CharField(
+        label=_("验收意见"), widget=TEXTAREA, required=False, max_length=PARAGRAPH
+    )
 
 
 # --- bids ---------------------------------------------------------------------------------------------
@@ -212,10 +220,12 @@ class MilestoneDecisionForm(ServiceErrorsMixin, forms.Form):
 class BidForm(ServiceErrorsMixin, forms.Form):
     organization = forms.ModelChoiceField(label=_("揭榜单位（牵头）"), queryset=None)
     technical_approach = forms.CharField(
-        label=_("技术路线"), widget=forms.Textarea(attrs={"rows": 6})
+        label=_("技术路线"), widget=forms.Textarea(attrs={"rows": 6}), max_length=LONG_TEXT
     )
-    team = forms.CharField(label=_("团队"), widget=TEXTAREA)
-    qualification_statement = forms.CharField(label=_("资质说明"), widget=TEXTAREA, required=False)
+    team = forms.CharField(label=_("团队"), widget=TEXTAREA, max_length=PARAGRAPH)
+    qualification_statement = forms.CharField(
+        label=_("资质说明"), widget=TEXTAREA, required=False, max_length=PARAGRAPH
+    )
     result_ids = forms.ModelMultipleChoiceField(
         label=_("关联成果"), queryset=None, required=False, widget=forms.CheckboxSelectMultiple
     )
@@ -239,7 +249,10 @@ class BidForm(ServiceErrorsMixin, forms.Form):
         self.milestones = list(challenge.milestones.all())
         for ind in self.indicators:
             self.fields[f"ind_{ind.pk}_approach"] = forms.CharField(
-                label=str(ind), widget=forms.Textarea(attrs={"rows": 2}), required=False
+                label=str(ind),
+                widget=forms.Textarea(attrs={"rows": 2}),
+                required=False,
+                max_length=PARAGRAPH,
             )
             self.fields[f"ind_{ind.pk}_value"] = forms.CharField(
                 label=_("预期达到值"), max_length=64, required=False
@@ -249,7 +262,10 @@ class BidForm(ServiceErrorsMixin, forms.Form):
                 label=ms.name, required=False, widget=forms.DateInput(attrs={"type": "date"})
             )
             self.fields[f"ms_{ms.pk}_plan"] = forms.CharField(
-                label=_("工作内容"), required=False, widget=forms.Textarea(attrs={"rows": 2})
+                label=_("工作内容"),
+                required=False,
+                widget=forms.Textarea(attrs={"rows": 2}),
+                max_length=PARAGRAPH,
             )
 
     def indicator_rows(self):

@@ -12,7 +12,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
-from django.core.validators import MaxValueValidator, MinValueValidator
+from django.core.validators import MaxLengthValidator, MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
@@ -20,8 +20,17 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Organization
+from core.limits import LONG_TEXT, PARAGRAPH
 
 PERCENT_VALIDATORS = [MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("100"))]
+
+
+def capped_text(verbose_name, cap: int, **kwargs) -> models.TextField:
+    """A text column capped at ``cap`` characters (a size from core.limits). A TextField's
+    max_length alone only reaches generated forms; the validator makes ``full_clean`` refuse it."""
+    return models.TextField(
+        verbose_name, max_length=cap, validators=[MaxLengthValidator(cap)], **kwargs
+    )
 
 
 class Challenge(models.Model):
@@ -65,7 +74,7 @@ class Challenge(models.Model):
         verbose_name=_("创建人"),
     )
     title = models.CharField(_("榜单名称"), max_length=120)
-    intro = models.TextField(_("榜单说明"), blank=True)
+    intro = capped_text(_("榜单说明"), LONG_TEXT, blank=True)
     status = models.CharField(
         _("状态"), max_length=16, choices=Status.choices, default=Status.DRAFT
     )
@@ -82,8 +91,8 @@ class Challenge(models.Model):
         blank=True,
         validators=[MinValueValidator(Decimal("0.01"))],
     )
-    reward_split = models.TextField(
-        _("经费拆分说明"), blank=True, help_text=_("例如：首付30%，中期40%，验收30%。")
+    reward_split = capped_text(
+        _("经费拆分说明"), PARAGRAPH, blank=True, help_text=_("例如：首付30%，中期40%，验收30%。")
     )
     indicators = models.ManyToManyField(
         "matching.NeedIndicator",
@@ -108,7 +117,7 @@ class Challenge(models.Model):
         verbose_name=_("允许的地区"),
         help_text=_("留空表示不限。"),
     )
-    required_qualifications = models.TextField(_("资质要求"), blank=True)
+    required_qualifications = capped_text(_("资质要求"), PARAGRAPH, blank=True)
     allow_consortium = models.BooleanField(_("允许创新联合体揭榜"), default=False)
     consortium_max_members = models.PositiveSmallIntegerField(
         _("联合体成员上限（含牵头单位）"),
@@ -136,11 +145,11 @@ class Challenge(models.Model):
         related_name="+",
         verbose_name=_("计划在此里程碑后择优"),
     )
-    award_reason = models.TextField(_("定榜理由"), blank=True)
+    award_reason = capped_text(_("定榜理由"), PARAGRAPH, blank=True)
     awarded_at = models.DateTimeField(_("定榜时间"), null=True, blank=True)
-    downselect_reason = models.TextField(_("择优理由"), blank=True)
+    downselect_reason = capped_text(_("择优理由"), PARAGRAPH, blank=True)
     downselected_at = models.DateTimeField(_("择优时间"), null=True, blank=True)
-    cancel_reason = models.TextField(_("取消原因"), blank=True)
+    cancel_reason = capped_text(_("取消原因"), PARAGRAPH, blank=True)
     published_at = models.DateTimeField(_("发布时间"), null=True, blank=True)
     created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
     updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
@@ -297,9 +306,9 @@ class Bid(models.Model):
         _("状态"), max_length=16, choices=Status.choices, default=Status.DRAFT
     )
     is_consortium = models.BooleanField(_("创新联合体"), default=False)
-    technical_approach = models.TextField(_("技术路线"))
-    team = models.TextField(_("团队"))
-    qualification_statement = models.TextField(_("资质说明"), blank=True)
+    technical_approach = capped_text(_("技术路线"), LONG_TEXT)
+    team = capped_text(_("团队"), PARAGRAPH)
+    qualification_statement = capped_text(_("资质说明"), PARAGRAPH, blank=True)
     results = models.ManyToManyField(
         "matching.Result", blank=True, related_name="+", verbose_name=_("关联成果")
     )
@@ -346,7 +355,7 @@ class BidIndicatorResponse(models.Model):
     indicator = models.ForeignKey(
         "matching.NeedIndicator", on_delete=models.CASCADE, related_name="+"
     )
-    approach = models.TextField(_("达成方式"))
+    approach = capped_text(_("达成方式"), PARAGRAPH)
     expected_value = models.CharField(_("预期达到值"), max_length=64, blank=True)
 
     class Meta:
@@ -390,7 +399,7 @@ class BidSchedule(models.Model):
     bid = models.ForeignKey(Bid, on_delete=models.CASCADE, related_name="schedule")
     milestone = models.ForeignKey(ChallengeMilestone, on_delete=models.CASCADE, related_name="+")
     planned_date = models.DateField(_("计划完成日期"))
-    plan = models.TextField(_("工作内容"), blank=True)
+    plan = capped_text(_("工作内容"), PARAGRAPH, blank=True)
 
     class Meta:
         verbose_name = _("进度计划")
@@ -576,13 +585,13 @@ class ContractMilestone(models.Model):
     status = models.CharField(
         _("状态"), max_length=16, choices=Status.choices, default=Status.PENDING
     )
-    deliverable_note = models.TextField(_("交付说明"), blank=True)
+    deliverable_note = capped_text(_("交付说明"), LONG_TEXT, blank=True)
     measured_value = models.CharField(_("实测指标值"), max_length=64, blank=True)
     submitted_at = models.DateTimeField(_("提交时间"), null=True, blank=True)
     submitted_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    decision_comment = models.TextField(_("验收意见"), blank=True)
+    decision_comment = capped_text(_("验收意见"), PARAGRAPH, blank=True)
     decided_at = models.DateTimeField(_("验收时间"), null=True, blank=True)
     decided_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

@@ -40,6 +40,7 @@ from challenges.models import (
     RubricCriterion,
     Score,
 )
+from core.limits import LONG_TEXT, PARAGRAPH
 from core.services import audit_record
 from matching.models import Match, Need
 from taxonomy.models import Region
@@ -65,12 +66,17 @@ class TransitionError(Exception):
 # --- input -------------------------------------------------------------------------------------------
 
 
-def _clean_text(value: Any, *, field: str) -> str:
+def _clean_text(value: Any, *, field: str, cap: int = PARAGRAPH) -> str:
     """Free text a service takes as an argument (reasons, notes, comments), stripped. A NUL byte
-    is refused with a field message: PostgreSQL cannot store one, and it is never meant."""
+    (PostgreSQL cannot store one, and it is never meant) or more than ``cap`` characters is refused
+    with a field message."""
     text = str(value or "").strip()
     if "\x00" in text:
         raise ValidationError({field: [_("不能包含空字符（\\x00）。")]})
+    if len(text) > cap:
+        raise ValidationError(
+            {field: [_("最多%(cap)d个字符，现为%(n)d个。") % {"cap": cap, "n": len(text)}]}
+        )
     return text
 
 
@@ -632,14 +638,14 @@ def _apply_bid_relations(bid: Bid, challenge: Challenge, actor: User, data: dict
             if indicator_id not in allowed:
                 errors.setdefault("indicator_responses", []).append(_("指标不属于该榜单。"))
             elif approach:
-                rows.append(
-                    BidIndicatorResponse(
-                        bid=bid,
-                        indicator_id=indicator_id,
-                        approach=approach,
-                        expected_value=str(row.get("expected_value", "")).strip()[:64],
-                    )
+                response = BidIndicatorResponse(
+                    bid=bid,
+                    indicator_id=indicator_id,
+                    approach=approach,
+                    expected_value=str(row.get("expected_value", "")).strip()[:64],
                 )
+                _collect_row_errors(response, "indicator_responses", errors)
+                rows.append(response)
         bid.indicator_responses.all().delete()
         BidIndicatorResponse.objects.bulk_create(rows)
     if "budget_items" in data:
@@ -671,14 +677,14 @@ def _apply_bid_relations(bid: Bid, challenge: Challenge, actor: User, data: dict
             if milestone_id not in allowed:
                 errors.setdefault("schedule", []).append(_("里程碑不属于该榜单。"))
             elif row.get("planned_date"):
-                rows.append(
-                    BidSchedule(
-                        bid=bid,
-                        milestone_id=milestone_id,
-                        planned_date=row["planned_date"],
-                        plan=str(row.get("plan", "")).strip(),
-                    )
+                planned = BidSchedule(
+                    bid=bid,
+                    milestone_id=milestone_id,
+                    planned_date=row["planned_date"],
+                    plan=str(row.get("plan", "")).strip(),
                 )
+                _collect_row_errors(planned, "schedule", errors)
+                rows.append(planned)
         bid.schedule.all().delete()
         BidSchedule.objects.bulk_create(rows)
     if "consortium" in data:
@@ -706,6 +712,20 @@ def _apply_bid_relations(bid: Bid, challenge: Challenge, actor: User, data: dict
         bid.patents.set(patents)
     if errors:
         raise ValidationError(errors)
+
+
+def _collect_row_errors(row, key: str, errors: dict) -> None:
+    """Model validation of one related row (sizes, blanks) under ``key``; the relations are
+    checked by the caller."""
+    try:
+        row.full_clean(
+            exclude=["bid", "indicator", "milestone"],
+            validate_unique=False,
+            validate_constraints=False,
+        )
+    except ValidationError as exc:
+        for messages in exc.message_dict.values():
+            errors.setdefault(key, []).extend(messages)
 
 
 def _apply_consortium(bid: Bid, challenge: Challenge, rows: Sequence[dict], errors: dict) -> None:
@@ -1261,14 +1281,18 @@ def milestone_submit(
         raise TransitionError(
             _("里程碑当前状态为“%(state)s”，不能提交。") % {"state": locked.get_status_display()}
         )
-    note = _clean_text(note, field="note")
-    measured_value = _clean_text(measured_value, field="measured_value")
+    note = _clean_text(note, field="note", cap=LONG_TEXT)
+    measured_value = _clean_text(
+        measured_value,
+        field="measured_value",
+        cap=ContractMilestone._meta.get_field("measured_value").max_length,
+    )
     if not note:
         raise ValidationError({"note": [_("请说明交付内容。")]})
     from_state = locked.status
     locked.status = ContractMilestone.Status.SUBMITTED
     locked.deliverable_note = note
-    locked.measured_value = measured_value[:64]
+    locked.measured_value = measured_value
     locked.submitted_at = timezone.now()
     locked.submitted_by = actor
     locked.save()

@@ -20,6 +20,7 @@ from accounts.models import Membership, Organization
 from challenges import selectors, services
 from challenges.models import Bid, Challenge, ExpertConflict, ReviewAssignment, Score
 from challenges.services import TransitionError
+from core.limits import LONG_TEXT, PARAGRAPH, TITLE
 from core.models import AuditEvent
 from matching.models import Need, Patent, Result
 from matching.selectors import NeedVisibility
@@ -708,3 +709,73 @@ def test_nul_bytes_in_web_forms_are_form_errors(client):
     assert response.status_code in (200, 302)
     challenge.refresh_from_db()
     assert challenge.status == Challenge.Status.OPEN
+
+
+# --- #19 text size caps --------------------------------------------------------------------------------
+
+
+def test_over_long_text_is_a_400_over_the_api_and_writes_nothing():
+    challenge = ChallengeFactory()
+    bid = BidFactory(challenge=challenge)
+    draft = _draft()
+    indicator = challenge.indicators.first()
+    before = AuditEvent.objects.count()
+    bidder, enterprise = api(bid.created_by), api(draft.created_by)
+    calls = [
+        (bidder.patch, f"/api/v1/bids/{bid.uuid}/", "technical_approach", "路" * (LONG_TEXT + 1)),
+        (bidder.patch, f"/api/v1/bids/{bid.uuid}/", "team", "人" * (PARAGRAPH + 1)),
+        (
+            bidder.patch,
+            f"/api/v1/bids/{bid.uuid}/",
+            "indicator_responses",
+            [{"indicator_id": indicator.pk, "approach": "法" * (PARAGRAPH + 1)}],
+        ),
+        (enterprise.patch, f"/api/v1/challenges/{draft.uuid}/", "intro", "说" * (LONG_TEXT + 1)),
+        (
+            enterprise.patch,
+            f"/api/v1/challenges/{draft.uuid}/",
+            "required_qualifications",
+            "资" * (PARAGRAPH + 1),
+        ),
+        (
+            api(challenge.created_by).post,
+            f"/api/v1/challenges/{challenge.uuid}/cancel/",
+            "reason",
+            "因" * (PARAGRAPH + 1),
+        ),
+        (bidder.post, f"/api/v1/bids/{bid.uuid}/withdraw/", "reason", "因" * (PARAGRAPH + 1)),
+    ]
+    for method, path, field, value in calls:
+        response = method(path, {field: value}, format="json")
+        assert response.status_code == 400, (path, field, response.status_code)
+        assert field in response.json(), response.json()
+    bid.refresh_from_db()
+    draft.refresh_from_db()
+    challenge.refresh_from_db()
+    assert len(bid.technical_approach) < LONG_TEXT and len(bid.team) < PARAGRAPH
+    assert draft.intro != "说" * (LONG_TEXT + 1)
+    assert bid.status == Bid.Status.SUBMITTED and challenge.status == Challenge.Status.OPEN
+    assert AuditEvent.objects.count() == before
+
+
+def test_text_caps_are_enforced_by_the_services_too():
+    challenge = ChallengeFactory()
+    bid = BidFactory(challenge=challenge)
+    indicator = challenge.indicators.first()
+    with pytest.raises(ValidationError) as exc:
+        services.bid_update(
+            bid=bid,
+            actor=bid.created_by,
+            indicator_responses=[
+                {"indicator_id": i.pk, "approach": "法" * (PARAGRAPH + (i == indicator))}
+                for i in challenge.indicators.all()
+            ],
+        )
+    assert "indicator_responses" in exc.value.message_dict
+    with pytest.raises(ValidationError) as exc:
+        services.bid_update(
+            bid=bid, actor=bid.created_by, technical_approach="路" * (LONG_TEXT + 1)
+        )
+    assert "technical_approach" in exc.value.message_dict
+    assert bid.indicator_responses.get(indicator=indicator).approach == "包覆改性"
+    assert Challenge._meta.get_field("title").max_length <= TITLE

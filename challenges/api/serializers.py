@@ -17,6 +17,7 @@ from challenges.models import (
     RubricCriterion,
     Score,
 )
+from core.limits import LONG_TEXT, PARAGRAPH
 
 # --- outputs -----------------------------------------------------------------------------------------
 
@@ -311,17 +312,19 @@ class ChallengeMilestoneInputSerializer(serializers.Serializer):
 
 class ChallengeTermsInputSerializer(serializers.Serializer):
     title = serializers.CharField(max_length=120, required=False)
-    intro = serializers.CharField(required=False, allow_blank=True)
+    intro = serializers.CharField(required=False, allow_blank=True, max_length=LONG_TEXT)
     access = serializers.ChoiceField(choices=Challenge.Access.choices, required=False)
     reward_total = serializers.DecimalField(max_digits=10, decimal_places=2, required=False)
-    reward_split = serializers.CharField(required=False, allow_blank=True)
+    reward_split = serializers.CharField(required=False, allow_blank=True, max_length=PARAGRAPH)
     indicator_ids = serializers.ListField(child=serializers.IntegerField(), required=False)
     no_threshold = serializers.BooleanField(required=False)
     eligible_kinds = serializers.ListField(
         child=serializers.ChoiceField(choices=Organization.Kind.choices), required=False
     )
     eligible_region_ids = serializers.ListField(child=serializers.IntegerField(), required=False)
-    required_qualifications = serializers.CharField(required=False, allow_blank=True)
+    required_qualifications = serializers.CharField(
+        required=False, allow_blank=True, max_length=PARAGRAPH
+    )
     allow_consortium = serializers.BooleanField(required=False)
     consortium_max_members = serializers.IntegerField(min_value=2, max_value=20, required=False)
     bid_deadline = serializers.DateTimeField(required=False)
@@ -338,23 +341,23 @@ class ChallengeCreateInputSerializer(ChallengeTermsInputSerializer):
 
 
 class ChallengeReasonInputSerializer(serializers.Serializer):
-    reason = serializers.CharField()
+    reason = serializers.CharField(max_length=PARAGRAPH)
 
 
 class ChallengeAwardInputSerializer(serializers.Serializer):
     winners = serializers.ListField(child=serializers.UUIDField(), min_length=1)
-    reason = serializers.CharField()
+    reason = serializers.CharField(max_length=PARAGRAPH)
 
 
 class ChallengeDownselectInputSerializer(serializers.Serializer):
     keep = serializers.UUIDField(help_text="The contract that continues.")
     after_milestone = serializers.IntegerField(help_text="Id of the challenge milestone.")
-    reason = serializers.CharField()
+    reason = serializers.CharField(max_length=PARAGRAPH)
 
 
 class ChallengeIndicatorResponseInputSerializer(serializers.Serializer):
     indicator_id = serializers.IntegerField()
-    approach = serializers.CharField()
+    approach = serializers.CharField(max_length=PARAGRAPH)
     expected_value = serializers.CharField(max_length=64, required=False, allow_blank=True)
 
 
@@ -367,7 +370,7 @@ class ChallengeBudgetItemInputSerializer(serializers.Serializer):
 class ChallengeScheduleInputSerializer(serializers.Serializer):
     milestone_id = serializers.IntegerField()
     planned_date = serializers.DateField()
-    plan = serializers.CharField(required=False, allow_blank=True)
+    plan = serializers.CharField(required=False, allow_blank=True, max_length=PARAGRAPH)
 
 
 class ChallengeConsortiumInputSerializer(serializers.Serializer):
@@ -379,9 +382,11 @@ class ChallengeConsortiumInputSerializer(serializers.Serializer):
 
 
 class ChallengeBidInputSerializer(serializers.Serializer):
-    technical_approach = serializers.CharField(required=False)
-    team = serializers.CharField(required=False)
-    qualification_statement = serializers.CharField(required=False, allow_blank=True)
+    technical_approach = serializers.CharField(required=False, max_length=LONG_TEXT)
+    team = serializers.CharField(required=False, max_length=PARAGRAPH)
+    qualification_statement = serializers.CharField(
+        required=False, allow_blank=True, max_length=PARAGRAPH
+    )
     indicator_responses = ChallengeIndicatorResponseInputSerializer(many=True, required=False)
     budget_items = ChallengeBudgetItemInputSerializer(many=True, required=False)
     schedule = ChallengeScheduleInputSerializer(many=True, required=False)
@@ -411,9 +416,9 @@ class ChallengeScoresInputSerializer(serializers.Serializer):
 
 
 class ChallengeMilestoneSubmitInputSerializer(serializers.Serializer):
-    note = serializers.CharField()
+    note = serializers.CharField(max_length=LONG_TEXT)
     measured_value = serializers.CharField(max_length=64, required=False, allow_blank=True)
 
 
 class ChallengeMilestoneDecisionInputSerializer(serializers.Serializer):
-    comment = serializers.CharField(required=False, allow_blank=True)
+    comment = serializers.CharField(required=False, allow_blank=True, max_length=PARAGRAPH)
