@@ -43,6 +43,7 @@ from matching.forms import (
     ResultForm,
 )
 from matching.models import CapabilityProfile, CoopMode, Need, NeedIndicator, Result
+from matching.projections import need_fields
 from matching.selectors import NeedVisibility, need_get_for_viewer
 from taxonomy.models import Field
 
@@ -202,39 +203,61 @@ def need_export(request):
         ]
     )
     summary_label = Need.Confidentiality.SUMMARY.label
+    keys = [
+        "uuid",
+        "title",
+        "organization",
+        "field",
+        "region",
+        "status",
+        "confidentiality",
+        "summary",
+        "description",
+        "scenario",
+        "indicators",
+        "budget_min",
+        "budget_max",
+        "coop_modes",
+        "trl_min",
+        "deadline",
+        "contact_name",
+        "contact_phone",
+        "contact_email",
+        "published_at",
+    ]
     for need in needs:
-        full_text = need.full_text
-        public = [
-            need.uuid,
-            need.title,
-            need.organization.name if full_text else "",
-            need.field,
-            need.region or "",
-            need.get_status_display(),
-            need.get_confidentiality_display() if full_text else summary_label,
-            need.summary,
-        ]
-        if full_text:
-            full = [
-                need.description,
-                need.scenario,
-                "；".join(str(i) for i in need.indicators.all()),
-                need.budget_min,
-                need.budget_max,
-                "、".join(str(modes.get(m, m)) for m in need.coop_modes),
-                need.trl_min,
-                need.deadline or "",
-                need.contact_name,
-                need.contact_phone,
-                need.contact_email,
-            ]
-        else:
-            full = [""] * 11
-        published = ""
-        if full_text and need.published_at:
-            published = timezone.localtime(need.published_at).strftime("%Y-%m-%d")
-        tail = [published, request.build_absolute_uri(need.get_absolute_url())]
-        writer.writerow(public + full + tail)
+        # Only the fields this viewer's level shows (matching.projections), the rest left empty.
+        shown = need_fields(NeedVisibility(need.viewer_visibility))
+        values = {
+            "uuid": need.uuid,
+            "title": need.title,
+            "organization": need.organization.name,
+            "field": need.field,
+            "region": need.region or "",
+            "status": need.get_status_display(),
+            "confidentiality": need.get_confidentiality_display(),
+            "summary": need.summary,
+            "description": need.description,
+            "scenario": need.scenario,
+            "indicators": "；".join(str(i) for i in need.indicators.all())
+            if "indicators" in shown
+            else "",
+            "budget_min": need.budget_min,
+            "budget_max": need.budget_max,
+            "coop_modes": "、".join(str(modes.get(m, m)) for m in need.coop_modes),
+            "trl_min": need.trl_min,
+            "deadline": need.deadline or "",
+            "contact_name": need.contact_name,
+            "contact_phone": need.contact_phone,
+            "contact_email": need.contact_email,
+            "published_at": timezone.localtime(need.published_at).strftime("%Y-%m-%d")
+            if need.published_at
+            else "",
+        }
+        row = [values[key] if key in shown else "" for key in keys]
+        if "confidentiality" not in shown:
+            row[keys.index("confidentiality")] = summary_label
+        writer.writerow([*row, request.build_absolute_uri(need.get_absolute_url())])
     return response
 
 
