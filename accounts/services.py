@@ -7,7 +7,6 @@ from functools import partial
 
 from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
-from django.core import signing
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.urls import reverse
@@ -17,14 +16,13 @@ from django.utils.translation import gettext as _
 from accounts import selectors
 from accounts.emails import send_confirmation_email, send_invitation_email
 from accounts.models import ApiToken, Invitation, Membership, Organization, User
+from accounts.tokens import confirmation_token_user, confirmation_url
 from core.services import audit_record
-
-CONFIRM_SALT = "accounts.confirm-email"
 
 
 @transaction.atomic
 def user_register(*, email: str, name: str, password: str) -> User:
-    """Create an inactive account and email a confirmation link; login works once it is opened."""
+    """Create an inactive account and email a confirmation link; login works once it is confirmed."""
     email = email.strip().lower()
     if User.objects.filter(email__iexact=email).exists():
         raise ValidationError({"email": _("该邮箱已注册。")})
@@ -40,33 +38,15 @@ def user_register(*, email: str, name: str, password: str) -> User:
     return user
 
 
-def confirmation_token(user: User) -> str:
-    return signing.dumps({"u": user.pk, "e": user.email}, salt=CONFIRM_SALT)
-
-
-def confirmation_url(user: User) -> str:
-    path = reverse("accounts:confirm", kwargs={"token": confirmation_token(user)})
-    return f"{settings.SITE_URL}{path}"
-
-
 @transaction.atomic
 def user_confirm_email(*, token: str) -> User:
-    """Activate the account the token was issued for. Raises ValidationError on a bad or old token."""
-    try:
-        data = signing.loads(
-            token, salt=CONFIRM_SALT, max_age=settings.ACCOUNT_CONFIRMATION_MAX_AGE
-        )
-    except signing.SignatureExpired as exc:
-        raise ValidationError(_("确认链接已过期，请重新注册或联系平台。")) from exc
-    except signing.BadSignature as exc:
-        raise ValidationError(_("确认链接无效。")) from exc
-    user = User.objects.select_for_update().filter(pk=data["u"], email=data["e"]).first()
-    if user is None:
-        raise ValidationError(_("确认链接无效。"))
-    if user.email_confirmed_at is None:
-        user.email_confirmed_at = timezone.now()
-        user.is_active = True
-        user.save(update_fields=["email_confirmed_at", "is_active"])
+    """Activate the account the token was issued for; it does not log anyone in (the user logs in
+    with their password). Raises ValidationError on a bad, old or used token."""
+    user = confirmation_token_user(token=token, for_update=True)
+    user.email_confirmed_at = timezone.now()
+    user.is_active = True
+    user.save(update_fields=["email_confirmed_at", "is_active"])
+    audit_record(actor=user, action="user.confirm_email", target=user)
     return user
 
 

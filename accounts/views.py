@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -19,6 +18,7 @@ from accounts.forms import (
     ProfileForm,
     RegistrationForm,
 )
+from accounts.tokens import confirmation_token_user
 from core.selectors import audit_trail
 
 
@@ -41,13 +41,19 @@ def register(request):
 
 
 def confirm_email(request, token: str):
+    """GET shows the link's page with a button; only the POST confirms. Confirming never logs in:
+    a link that leaks (mail logs, a shared inbox) must not be a way into the account."""
     try:
-        user = services.user_confirm_email(token=token)
+        if request.method == "POST":
+            services.user_confirm_email(token=token)
+        else:
+            confirmation_token_user(token=token)
     except ValidationError as exc:
         return render(request, "accounts/confirm_failed.html", {"errors": exc.messages}, status=400)
-    login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-    messages.success(request, _("邮箱已确认，欢迎使用技术转移撮合平台。"))
-    return redirect("accounts:profile")
+    if request.method != "POST":
+        return render(request, "accounts/confirm.html")
+    messages.success(request, _("邮箱已确认，请登录。"))
+    return redirect("accounts:login")
 
 
 class LoginView(auth_views.LoginView):

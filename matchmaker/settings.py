@@ -2,7 +2,8 @@
 
 With ``DATABASE_URL`` unset the embedded PostgreSQL under ``var/pgdata`` is started (or reused); with
 ``REDIS_URL`` unset the local Redis that ``make run`` starts on ``EMBEDDED_REDIS_PORT`` is used.
-Production secrets have no default: ``DEBUG=0`` without ``SECRET_KEY`` refuses to start.
+Production secrets have no default: ``DEBUG=0`` without ``SECRET_KEY`` refuses to start, and the
+development key that ``DEBUG=1`` falls back to serves loopback only.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from django.utils.translation import gettext_lazy as _
 
 from matchmaker.embedded import ensure_postgres
 from matchmaker.env import env_bool, env_float, env_int, env_list, env_str, parse_database_url
+from matchmaker.security import DEV_SECRET_KEY, require_loopback_for_dev_key
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("MATCHMAKER_VAR_DIR") or BASE_DIR / "var")
@@ -23,9 +25,12 @@ SECRET_KEY = env_str("SECRET_KEY")
 if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off")
-    SECRET_KEY = "dev-only-insecure-key-never-used-in-production"  # noqa: S105
+    SECRET_KEY = DEV_SECRET_KEY
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"] if DEBUG else [])
+if SECRET_KEY == DEV_SECRET_KEY:
+    # The development key is public: it may serve loopback only (matchmaker/security.py).
+    require_loopback_for_dev_key(ALLOWED_HOSTS)
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 SITE_URL = (env_str("SITE_URL") or "http://127.0.0.1:8000").rstrip("/")
 
@@ -50,6 +55,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "matchmaker.middleware.DevSecretKeyLoopbackMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
