@@ -3,7 +3,11 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.utils.translation import gettext_lazy as _
 
 from accounts import services
+from accounts.forms import AdminLoginForm
 from accounts.models import ApiToken, ExpertProfile, Invitation, Membership, Organization, User
+
+# The admin's login answers to the same failure limits as the site's (accounts/forms.py).
+admin.site.login_form = AdminLoginForm
 
 
 class MembershipInline(admin.TabularInline):

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
+import math
 import secrets
+import time
 from functools import partial
 
 from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.urls import reverse
@@ -216,3 +220,55 @@ def api_token_revoke(*, token: ApiToken, user: User) -> ApiToken:
         token.revoked_at = timezone.now()
         token.save(update_fields=["revoked_at"])
     return token
+
+
+# --- login throttling -----------------------------------------------------------------------------
+#
+# Failed logins are counted per account and per client address in the cache (Redis: ``add`` opens a
+# window, ``incr`` is atomic, so concurrent attempts are all counted). Past either limit every attempt
+# is refused, even with the right password, until the window that began with the first failure ends.
+
+
+def _login_account_key(email: str) -> str:
+    return "login-failures:account:" + hashlib.sha256(email.strip().lower().encode()).hexdigest()
+
+
+def _login_counters(*, email: str, address: str) -> list[tuple[str, int]]:
+    """(cache key, limit) of each counter that applies; a limit of 0 is off."""
+    counters = [(_login_account_key(email), settings.LOGIN_FAILURES_PER_ACCOUNT)]
+    if address:
+        counters.append((f"login-failures:address:{address}", settings.LOGIN_FAILURES_PER_ADDRESS))
+    return [(key, limit) for key, limit in counters if limit > 0]
+
+
+def login_lockout_minutes(*, email: str, address: str) -> int:
+    """Minutes until a login for ``email`` from ``address`` may be tried again; 0 if it may now."""
+    counters = _login_counters(email=email, address=address)
+    keys = [key for key, _limit in counters]
+    values = cache.get_many(keys + [f"{key}:until" for key in keys])
+    now = time.time()
+    waits = [
+        values.get(f"{key}:until", now + settings.LOGIN_FAILURE_WINDOW) - now
+        for key, limit in counters
+        if values.get(key, 0) >= limit
+    ]
+    return max(1, math.ceil(max(waits) / 60)) if waits else 0
+
+
+def login_failure_record(*, email: str, address: str) -> None:
+    window = settings.LOGIN_FAILURE_WINDOW
+    for key, _limit in _login_counters(email=email, address=address):
+        if cache.add(key, 1, timeout=window):
+            # The first failure opens the window; remember when it closes, for the message.
+            cache.set(f"{key}:until", time.time() + window, timeout=window)
+            continue
+        try:
+            cache.incr(key)
+        except ValueError:  # the window closed between add and incr
+            cache.add(key, 1, timeout=window)
+
+
+def login_success_record(*, email: str) -> None:
+    """A successful login clears its account's failures (not its address's)."""
+    key = _login_account_key(email)
+    cache.delete_many([key, f"{key}:until"])

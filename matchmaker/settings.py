@@ -200,6 +200,15 @@ AUTH_PASSWORD_VALIDATORS = [
 # Email confirmation links stay valid for three days.
 ACCOUNT_CONFIRMATION_MAX_AGE = env_int("ACCOUNT_CONFIRMATION_MAX_AGE", 3 * 24 * 3600)
 INVITATION_MAX_AGE = env_int("INVITATION_MAX_AGE", 14 * 24 * 3600)
+# Login throttling (accounts/services.py, login_*): failed logins counted per account and per client
+# address (REMOTE_ADDR) in the cache; past either limit every attempt, even with the right password,
+# is refused until the window that began with the first failure ends. A limit of 0 turns it off
+# (e.g. the per-address one behind a proxy that does not pass the client's address as REMOTE_ADDR).
+LOGIN_FAILURE_WINDOW = env_int("LOGIN_FAILURE_WINDOW", 15 * 60)
+LOGIN_FAILURES_PER_ACCOUNT = env_int("LOGIN_FAILURES_PER_ACCOUNT", 10)
+LOGIN_FAILURES_PER_ADDRESS = env_int("LOGIN_FAILURES_PER_ADDRESS", 30)
+if LOGIN_FAILURE_WINDOW < 1 or LOGIN_FAILURES_PER_ACCOUNT < 0 or LOGIN_FAILURES_PER_ADDRESS < 0:
+    raise ImproperlyConfigured("LOGIN_FAILURE_* values are out of range")
 
 # --- I18n -----------------------------------------------------------------------------------------
 LANGUAGE_CODE = "zh-hans"

@@ -106,3 +106,67 @@ def test_token_forged_for_another_user_fails(client, newcomer, fast_passwords): 
     newcomer.refresh_from_db()
     assert not newcomer.is_active
     assert not _logged_in(client)
+
+
+# --- #9: brute force on the login form ------------------------------------------------------------
+
+
+def _login(client, email: str, password: str, address: str):
+    return client.post(
+        "/accounts/login/", {"username": email, "password": password}, REMOTE_ADDR=address
+    )
+
+
+def test_ten_failures_lock_the_account_even_for_the_right_password(client, fast_passwords):  # noqa: F811
+    user = UserFactory()
+    for _ in range(10):
+        assert _login(client, user.email, "wrong-password", "192.0.2.1").status_code == 200
+    response = _login(client, user.email, PASSWORD, "192.0.2.1")
+    assert response.status_code == 429
+    assert re.search(r"尝试次数过多，请 \d+ 分钟后再试", response.content.decode())
+    assert not _logged_in(client)
+    # From another address too: the limit is per account.
+    assert _login(client, user.email, PASSWORD, "198.51.100.7").status_code == 429
+    assert not _logged_in(client)
+
+
+def test_a_locked_account_leaves_other_accounts_and_addresses_alone(client, fast_passwords):  # noqa: F811
+    victim, other = UserFactory(), UserFactory()
+    for _ in range(11):
+        _login(client, victim.email, "wrong-password", "192.0.2.1")
+    response = _login(client, other.email, PASSWORD, "198.51.100.7")
+    assert response.status_code == 302
+    assert _logged_in(client)
+
+
+def test_thirty_failures_from_one_address_lock_that_address(client, fast_passwords):  # noqa: F811
+    user = UserFactory()
+    for i in range(30):
+        _login(client, f"guess{i}@example.cn", "wrong-password", "192.0.2.9")
+    assert _login(client, user.email, PASSWORD, "192.0.2.9").status_code == 429
+    assert not _logged_in(client)
+    assert _login(client, user.email, PASSWORD, "192.0.2.10").status_code == 302
+
+
+def test_successful_login_resets_the_account_counter(client, fast_passwords):  # noqa: F811
+    user = UserFactory()
+    for _ in range(9):
+        _login(client, user.email, "wrong-password", "192.0.2.1")
+    assert _login(client, user.email, PASSWORD, "192.0.2.1").status_code == 302
+    client.logout()
+    for _ in range(9):
+        _login(client, user.email, "wrong-password", "192.0.2.1")
+    assert _login(client, user.email, PASSWORD, "192.0.2.1").status_code == 302
+
+
+def test_admin_login_shares_the_lock(client, fast_passwords):  # noqa: F811
+    staff = UserFactory(is_staff=True)
+    for _ in range(10):
+        _login(client, staff.email, "wrong-password", "192.0.2.1")
+    response = client.post(
+        "/admin/login/",
+        {"username": staff.email, "password": PASSWORD},
+        REMOTE_ADDR="192.0.2.1",
+    )
+    assert "尝试次数过多" in response.content.decode()
+    assert not _logged_in(client)
