@@ -81,6 +81,11 @@ class User(AbstractBaseUser, PermissionsMixin):
         return self.name
 
 
+# The messages of the organization's credit-code rules (constraints below, and the service's checks).
+CREDIT_CODE_REQUIRED = _("企业和高校、科研院所须填写统一社会信用代码。")
+CREDIT_CODE_TAKEN = _("该统一社会信用代码已被其他机构登记。")
+
+
 class Organization(models.Model):
     class Kind(models.TextChoices):
         ENTERPRISE = "enterprise", _("企业")
@@ -131,14 +136,18 @@ class Organization(models.Model):
         verbose_name_plural = _("机构")
         ordering = ["name"]
         constraints = [
+            # accounts.services._clean_organization checks both with field messages; these
+            # messages are for the admin, which validates constraints itself.
             models.UniqueConstraint(
                 fields=["credit_code"],
                 condition=~Q(credit_code=""),
                 name="organization_credit_code_unique",
+                violation_error_message=CREDIT_CODE_TAKEN,
             ),
             models.CheckConstraint(
                 condition=~Q(kind__in=["enterprise", "institution"]) | ~Q(credit_code=""),
                 name="organization_credit_code_required",
+                violation_error_message=CREDIT_CODE_REQUIRED,
             ),
         ]
 

@@ -16,10 +16,19 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from accounts import selectors
 from accounts.emails import send_confirmation_email, send_invitation_email
-from accounts.models import ApiToken, Invitation, Membership, Organization, User
+from accounts.models import (
+    CREDIT_CODE_REQUIRED,
+    CREDIT_CODE_TAKEN,
+    ApiToken,
+    Invitation,
+    Membership,
+    Organization,
+    User,
+)
 from accounts.tokens import confirmation_token_user, confirmation_url
 from core.services import audit_record
 
@@ -94,17 +103,48 @@ def organization_create(
     return org
 
 
+# Verification vouches for this name and this credit code: a verified organization that changes
+# either loses its badge until staff verify it again.
+IDENTITY_FIELDS = ("name", "credit_code")
+IDENTITY_CHANGE_NOTICE = gettext_lazy(
+    "机构名称或统一社会信用代码已更改，认证已撤销；平台重新认证前不能发布新内容。"
+)
+
+
 @transaction.atomic
 def organization_update(*, org: Organization, actor: User, **changes) -> Organization:
+    """Apply ``changes`` and return the saved organization. If a verified organization's name or
+    credit code changes, its verification is dropped in the same transaction, with an
+    ``organization.unverify`` audit row; callers tell the user (``IDENTITY_CHANGE_NOTICE``)."""
     _require_owner(org, actor)
     editable = {"name", "credit_code", "region", "city", "description", "website"}
     unknown = set(changes) - editable
     if unknown:
         raise ValueError(f"not editable: {sorted(unknown)}")
+    # Locked, so staff cannot verify the old identity while it is being replaced.
+    org = (
+        Organization.objects.select_for_update(of=("self",)).select_related("region").get(pk=org.pk)
+    )
+    before = {field: getattr(org, field) for field in IDENTITY_FIELDS}
     for field, value in changes.items():
         setattr(org, field, value.strip() if isinstance(value, str) else value)
     _clean_organization(org)
-    org.save(update_fields=sorted(changes))
+    update_fields = set(changes)
+    changed = [field for field in IDENTITY_FIELDS if getattr(org, field) != before[field]]
+    if changed and org.verified_at is not None:
+        org.verified_at = None
+        org.verified_by = None
+        update_fields |= {"verified_at", "verified_by"}
+        audit_record(
+            actor=actor,
+            action="organization.unverify",
+            target=org,
+            from_state="verified",
+            to_state="unverified",
+            reason="identity changed",
+            data={"fields": changed, "before": before},
+        )
+    org.save(update_fields=sorted(update_fields))
     audit_record(
         actor=actor, action="organization.update", target=org, data={"fields": sorted(changes)}
     )
@@ -112,14 +152,21 @@ def organization_update(*, org: Organization, actor: User, **changes) -> Organiz
 
 
 def _clean_organization(org: Organization) -> None:
+    """Field messages for every rule, the credit-code constraints included: they are checked here
+    by field (a raw constraint name is no message for a user); the database still enforces them."""
     errors: dict[str, list[str]] = {}
-    if org.kind in Organization.KINDS_WITH_CREDIT_CODE and not org.credit_code:
-        errors["credit_code"] = [_("企业和高校、科研院所须填写统一社会信用代码。")]
     try:
-        org.full_clean(exclude=["verified_by"])
+        org.full_clean(exclude=["verified_by"], validate_constraints=False)
     except ValidationError as exc:
-        for field, messages in exc.message_dict.items():
-            errors.setdefault(field, []).extend(messages)
+        errors = {field: list(messages) for field, messages in exc.message_dict.items()}
+    if "credit_code" not in errors:
+        if org.kind in Organization.KINDS_WITH_CREDIT_CODE and not org.credit_code:
+            errors["credit_code"] = [str(CREDIT_CODE_REQUIRED)]
+        elif (
+            org.credit_code
+            and Organization.objects.filter(credit_code=org.credit_code).exclude(pk=org.pk).exists()
+        ):
+            errors["credit_code"] = [str(CREDIT_CODE_TAKEN)]
     if errors:
         raise ValidationError(errors)
 

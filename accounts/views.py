@@ -23,6 +23,11 @@ from accounts.tokens import confirmation_token_user
 from core.selectors import audit_trail
 
 
+def _form_status(form) -> int:
+    """400 for a submitted form shown again with errors (as matching/views.py answers)."""
+    return 400 if form.is_bound and form.errors else 200
+
+
 def register(request):
     if request.user.is_authenticated:
         return redirect("core:home")
@@ -38,7 +43,7 @@ def register(request):
             form.add_service_errors(exc)
         else:
             return render(request, "accounts/register_done.html", {"email": user.email})
-    return render(request, "accounts/register.html", {"form": form})
+    return render(request, "accounts/register.html", {"form": form}, status=_form_status(form))
 
 
 def confirm_email(request, token: str):
@@ -108,7 +113,7 @@ def profile(request):
         "organizations": selectors.organization_list_for_user(user=request.user),
         "expert": getattr(request.user, "expert_profile", None),
     }
-    return render(request, "accounts/profile.html", context)
+    return render(request, "accounts/profile.html", context, status=_form_status(form))
 
 
 @login_required
@@ -122,7 +127,8 @@ def organization_create(request):
         else:
             messages.success(request, _("机构已创建，等待平台认证；认证前可以起草，但不能发布。"))
             return redirect(org)
-    return render(request, "accounts/organization_form.html", {"form": form, "creating": True})
+    context = {"form": form, "creating": True}
+    return render(request, "accounts/organization_form.html", context, status=_form_status(form))
 
 
 def organization_detail(request, uuid):
@@ -140,16 +146,20 @@ def organization_detail(request, uuid):
 @login_required
 def organization_edit(request, uuid):
     org = selectors.organization_get_for_member(uuid=uuid, user=request.user, owner=True)
+    was_verified = org.is_verified
     form = OrganizationForm(request.POST or None, instance=org, user=request.user)
     if request.method == "POST" and form.is_valid():
         try:
-            services.organization_update(org=org, actor=request.user, **form.cleaned_data)
+            saved = services.organization_update(org=org, actor=request.user, **form.cleaned_data)
         except ValidationError as exc:
             form.add_service_errors(exc)
         else:
             messages.success(request, _("机构信息已保存。"))
-            return redirect(org)
-    return render(request, "accounts/organization_form.html", {"form": form, "org": org})
+            if was_verified and not saved.is_verified:
+                messages.warning(request, services.IDENTITY_CHANGE_NOTICE)
+            return redirect(saved)
+    context = {"form": form, "org": org, "was_verified": was_verified}
+    return render(request, "accounts/organization_form.html", context, status=_form_status(form))
 
 
 @login_required
@@ -176,7 +186,7 @@ def organization_members(request, uuid):
         "form": form,
         "audit": audit_trail(target=org)[:20],
     }
-    return render(request, "accounts/organization_members.html", context)
+    return render(request, "accounts/organization_members.html", context, status=_form_status(form))
 
 
 @require_POST
@@ -222,7 +232,7 @@ def api_tokens(request):
         "tokens": selectors.api_tokens_for_user(user=request.user),
         "new_key": new_key,
     }
-    return render(request, "accounts/api_tokens.html", context)
+    return render(request, "accounts/api_tokens.html", context, status=_form_status(form))
 
 
 @require_POST

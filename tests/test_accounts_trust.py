@@ -10,7 +10,9 @@ from django.core import signing
 from django.core.cache import cache
 
 from accounts import tokens
-from tests.factories import UserFactory
+from accounts.models import Organization
+from core.models import AuditEvent
+from tests.factories import UserFactory, make_credit_code
 from tests.web_helpers import fast_passwords  # noqa: F401
 
 pytestmark = pytest.mark.django_db
@@ -170,3 +172,128 @@ def test_admin_login_shares_the_lock(client, fast_passwords):  # noqa: F811
     )
     assert "尝试次数过多" in response.content.decode()
     assert not _logged_in(client)
+
+
+# --- #10: a verified organization changing its identity -------------------------------------------
+
+
+@pytest.fixture
+def verified(cast):
+    assert cast.org.is_verified
+    return cast
+
+
+def _org_api(client, org, data):
+    return client.patch(f"/api/v1/organizations/{org.uuid}/", data, content_type="application/json")
+
+
+def test_api_rename_drops_verification_with_audit_row_and_notice(owner_client, verified):
+    org = verified.org
+    response = _org_api(owner_client, org, {"name": "华为技术有限公司"})
+    assert response.status_code == 200
+    data = response.json()
+    assert data["name"] == "华为技术有限公司"
+    assert data["is_verified"] is False
+    assert any("重新认证" in notice for notice in data["notices"])
+    org.refresh_from_db()
+    assert org.verified_at is None and org.verified_by is None
+    event = AuditEvent.objects.get(action="organization.unverify", target_id=str(org.pk))
+    assert (event.actor, event.from_state, event.to_state) == (
+        verified.owner,
+        "verified",
+        "unverified",
+    )
+    assert event.data["fields"] == ["name"]
+    assert event.data["before"]["name"] == "甲公司"
+
+
+def test_api_credit_code_change_drops_verification(owner_client, verified):
+    org = verified.org
+    response = _org_api(owner_client, org, {"credit_code": make_credit_code()})
+    assert response.status_code == 200
+    assert response.json()["is_verified"] is False
+    org.refresh_from_db()
+    assert not org.is_verified
+
+
+def test_api_other_edits_keep_verification(owner_client, verified):
+    org = verified.org
+    response = _org_api(
+        owner_client, org, {"description": "新的简介", "name": "甲公司", "city": "苏州"}
+    )
+    assert response.status_code == 200
+    assert response.json()["is_verified"] is True
+    assert response.json()["notices"] == []
+    org.refresh_from_db()
+    assert org.is_verified and org.description == "新的简介"
+    assert not AuditEvent.objects.filter(action="organization.unverify").exists()
+
+
+def test_web_rename_drops_verification_and_says_so(owner_client, verified):
+    org = verified.org
+    response = owner_client.post(
+        f"/accounts/orgs/{org.uuid}/edit/",
+        {"name": "腾讯科技有限公司", "credit_code": org.credit_code, "description": ""},
+        follow=True,
+    )
+    assert response.status_code == 200
+    assert "重新认证" in response.content.decode()
+    org.refresh_from_db()
+    assert org.name == "腾讯科技有限公司" and not org.is_verified
+    assert AuditEvent.objects.filter(action="organization.unverify", target_id=str(org.pk)).exists()
+
+
+def test_web_edit_without_identity_change_keeps_verification(owner_client, verified):
+    org = verified.org
+    response = owner_client.post(
+        f"/accounts/orgs/{org.uuid}/edit/",
+        {"name": org.name, "credit_code": org.credit_code, "description": "只改简介"},
+    )
+    assert response.status_code == 302
+    org.refresh_from_db()
+    assert org.is_verified and org.description == "只改简介"
+
+
+# --- #18: organization form errors are field messages ---------------------------------------------
+
+
+def test_enterprise_without_credit_code_is_a_field_error(owner_client, cast):
+    response = owner_client.post(
+        "/accounts/orgs/new/", {"name": "无代码公司", "kind": "enterprise"}
+    )
+    assert response.status_code == 400
+    body = response.content.decode()
+    errors = re.search(r'id="id_credit_code-errors">(.*?)</ul>', body, re.S)
+    assert errors and "统一社会信用代码" in errors.group(1)
+    assert "organization_credit_code" not in body
+    assert "约束" not in body
+    assert not Organization.objects.filter(name="无代码公司").exists()
+
+
+def test_duplicate_credit_code_is_a_field_error_on_the_web(owner_client, cast):
+    response = owner_client.post(
+        "/accounts/orgs/new/",
+        {"name": "重复代码公司", "kind": "enterprise", "credit_code": cast.other_org.credit_code},
+    )
+    assert response.status_code == 400
+    body = response.content.decode()
+    errors = re.search(r'id="id_credit_code-errors">(.*?)</ul>', body, re.S)
+    assert errors and "已被其他机构登记" in errors.group(1)
+    assert "organization_credit_code" not in body
+    assert not Organization.objects.filter(name="重复代码公司").exists()
+
+
+def test_duplicate_credit_code_is_a_field_error_in_the_api(owner_client, cast):
+    response = _org_api(owner_client, cast.org, {"credit_code": cast.other_org.credit_code})
+    assert response.status_code == 400
+    data = response.json()
+    assert list(data) == ["credit_code"]
+    assert "已被其他机构登记" in data["credit_code"][0]
+    cast.org.refresh_from_db()
+    assert cast.org.credit_code != cast.other_org.credit_code
+
+
+def test_empty_credit_code_for_enterprise_is_a_field_error_in_the_api(owner_client, cast):
+    response = _org_api(owner_client, cast.org, {"credit_code": ""})
+    assert response.status_code == 400
+    assert list(response.json()) == ["credit_code"]

@@ -90,7 +90,7 @@ def test_weak_password_is_a_form_error(client, smtp_server):
             "password_again": "12345678",
         },
     )
-    assert response.status_code == 200
+    assert response.status_code == 400
     assert not User.objects.filter(email="weak@example.cn").exists()
 
 

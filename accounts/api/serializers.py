@@ -18,6 +18,18 @@ class OrganizationPrivateOutputSerializer(OrganizationOutputSerializer):
         fields = [*OrganizationOutputSerializer.Meta.fields, "credit_code", "created_at"]
 
 
+class OrganizationUpdateOutputSerializer(OrganizationPrivateOutputSerializer):
+    notices = serializers.SerializerMethodField(
+        help_text="Messages for the user about the update, e.g. that verification was dropped."
+    )
+
+    class Meta(OrganizationPrivateOutputSerializer.Meta):
+        fields = [*OrganizationPrivateOutputSerializer.Meta.fields, "notices"]
+
+    def get_notices(self, obj) -> list[str]:
+        return [str(notice) for notice in self.context.get("notices", [])]
+
+
 class OrganizationUpdateInputSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=128, required=False)
     credit_code = serializers.CharField(
