@@ -10,7 +10,8 @@ from django.core import signing
 from django.core.cache import cache
 
 from accounts import tokens
-from accounts.models import Organization
+from accounts.models import Membership, Organization
+from core import limits
 from core.models import AuditEvent
 from tests.factories import UserFactory, make_credit_code
 from tests.web_helpers import fast_passwords  # noqa: F401
@@ -297,3 +298,35 @@ def test_empty_credit_code_for_enterprise_is_a_field_error_in_the_api(owner_clie
     response = _org_api(owner_client, cast.org, {"credit_code": ""})
     assert response.status_code == 400
     assert list(response.json()) == ["credit_code"]
+
+
+# --- #19: text caps ----------------------------------------------------------
+
+
+def test_over_long_description_via_api_is_a_field_error(owner_client, cast):
+    response = _org_api(owner_client, cast.org, {"description": "长" * (limits.PARAGRAPH + 1)})
+    assert response.status_code == 400
+    assert list(response.json()) == ["description"]
+    cast.org.refresh_from_db()
+    assert cast.org.description == ""
+
+
+def test_over_long_description_on_the_web_is_a_field_error(owner_client, cast):
+    response = owner_client.post(
+        "/accounts/orgs/new/",
+        {
+            "name": "长简介研究院",
+            "kind": "institution",
+            "credit_code": make_credit_code("12", "110108"),
+            "description": "长" * (limits.PARAGRAPH + 1),
+        },
+    )
+    assert response.status_code == 400
+    assert re.search(r'id="id_description-errors"', response.content.decode())
+    assert not Organization.objects.filter(name="长简介研究院").exists()
+    assert not Membership.objects.filter(organization__name="长简介研究院").exists()
+
+
+def test_organization_description_column_is_capped():
+    field = Organization._meta.get_field("description")
+    assert field.max_length == limits.PARAGRAPH

@@ -30,14 +30,22 @@ class OrganizationUpdateOutputSerializer(OrganizationPrivateOutputSerializer):
         return [str(notice) for notice in self.context.get("notices", [])]
 
 
+def _max_length(field: str) -> int:
+    return Organization._meta.get_field(field).max_length
+
+
 class OrganizationUpdateInputSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=128, required=False)
+    name = serializers.CharField(max_length=_max_length("name"), required=False)
     credit_code = serializers.CharField(
-        max_length=18, required=False, validators=[validate_credit_code]
+        max_length=_max_length("credit_code"), required=False, validators=[validate_credit_code]
     )
-    city = serializers.CharField(max_length=32, required=False, allow_blank=True)
-    website = serializers.URLField(required=False, allow_blank=True)
-    description = serializers.CharField(required=False, allow_blank=True)
+    city = serializers.CharField(max_length=_max_length("city"), required=False, allow_blank=True)
+    website = serializers.URLField(
+        max_length=_max_length("website"), required=False, allow_blank=True
+    )
+    description = serializers.CharField(
+        max_length=_max_length("description"), required=False, allow_blank=True
+    )
 
 
 class MembershipOutputSerializer(serializers.ModelSerializer):
