@@ -27,3 +27,22 @@ class DevSecretKeyLoopbackMiddleware:
     def _is_loopback(request) -> bool:
         domain, _port = split_domain_port(request.get_host())
         return is_loopback_host(request.META.get("REMOTE_ADDR", "")) and is_loopback_host(domain)
+
+
+class ContentSecurityPolicyMiddleware:
+    """Send ``settings.CONTENT_SECURITY_POLICY`` with every response that does not set its own.
+
+    Outermost but for the loopback guard, so static files and error pages carry it too."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+        self.header = "; ".join(
+            " ".join([directive, *sources])
+            for directive, sources in settings.CONTENT_SECURITY_POLICY.items()
+        )
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if self.header:
+            response.headers.setdefault("Content-Security-Policy", self.header)
+        return response

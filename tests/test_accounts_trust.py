@@ -300,7 +300,35 @@ def test_empty_credit_code_for_enterprise_is_a_field_error_in_the_api(owner_clie
     assert list(response.json()) == ["credit_code"]
 
 
-# --- #19: text caps ----------------------------------------------------------
+# --- #19: security headers and text caps ----------------------------------------------------------
+
+CSP_DIRECTIVES = [
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "img-src 'self' data:",
+    "frame-ancestors 'none'",
+    "form-action 'self'",
+    "base-uri 'self'",
+    "object-src 'none'",
+]
+
+
+@pytest.mark.parametrize("path", ["/", "/accounts/login/", "/api/v1/organizations/", "/nowhere/"])
+def test_every_response_carries_the_content_security_policy(client, cast, path):
+    response = client.get(path)
+    policy = [d.strip() for d in response.headers["Content-Security-Policy"].split(";")]
+    for directive in CSP_DIRECTIVES:
+        assert directive in policy
+
+
+def test_pages_have_no_inline_script_or_style(owner_client, cast):
+    for path in ["/", "/accounts/login/", f"/accounts/orgs/{cast.org.uuid}/", "/api/docs/"]:
+        body = owner_client.get(path).content.decode()
+        assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", body), path
+        assert "<style" not in body, path
+        assert not re.search(r"\son[a-z]+=", body), path
+        assert " style=" not in body, path
 
 
 def test_over_long_description_via_api_is_a_field_error(owner_client, cast):
@@ -330,3 +358,70 @@ def test_over_long_description_on_the_web_is_a_field_error(owner_client, cast):
 def test_organization_description_column_is_capped():
     field = Organization._meta.get_field("description")
     assert field.max_length == limits.PARAGRAPH
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_pages_work_in_a_browser_under_the_policy(page, live_server, fast_passwords):  # noqa: F811
+    from tests.factories import (
+        CapabilityProfileFactory,
+        MembershipFactory,
+        NeedFactory,
+        OrganizationFactory,
+    )
+
+    violations: list[str] = []
+    page.on(
+        "console",
+        lambda msg: (
+            violations.append(f"{page.url}: {msg.text}")
+            if "Content Security Policy" in msg.text
+            else None
+        ),
+    )
+    org = OrganizationFactory(name="苏州锂能科技有限公司")
+    user = MembershipFactory(organization=org, role=Membership.Role.OWNER).user
+    user.is_staff = user.is_superuser = True
+    user.save(update_fields=["is_staff", "is_superuser"])
+    need = NeedFactory(organization=org, created_by=user)
+    lab = OrganizationFactory(name="江南材料研究院", kind=Organization.Kind.INSTITUTION)
+    MembershipFactory(organization=lab, user=user)
+    profile = CapabilityProfileFactory(organization=lab)
+
+    page.goto("/accounts/login/")
+    page.fill("#id_username", user.email)
+    page.fill("#id_password", PASSWORD)
+    page.click("main form button[type=submit]")
+    page.wait_for_url(f"{live_server.url}/")
+
+    for path in [
+        "/",
+        "/accounts/profile/",
+        f"/accounts/orgs/{org.uuid}/",
+        f"/accounts/orgs/{org.uuid}/edit/",
+        "/needs/",
+        need.get_absolute_url(),
+        f"/needs/{need.uuid}/edit/",
+        "/challenges/",
+        "/dashboard/",
+        "/admin/",
+        f"/admin/accounts/organization/{org.pk}/change/",
+    ]:
+        response = page.goto(path)
+        assert response.status < 400, path
+    page.goto("/api/docs/")
+    page.wait_for_selector(".swagger-ui .info")
+
+    # The language switch submits through static/js/site.js (no inline handler).
+    page.goto("/")
+    page.select_option("select[name=language]", "en")
+    page.wait_for_selector("html[lang=en]")
+
+    # Deleting a capability profile asks first (data-confirm); dismissing keeps it.
+    page.goto(profile.get_absolute_url())
+    page.once("dialog", lambda dialog: dialog.dismiss())
+    page.click("form[data-confirm] button[type=submit]")
+    page.wait_for_timeout(300)
+    assert type(profile).objects.filter(pk=profile.pk).exists()
+
+    assert violations == []
