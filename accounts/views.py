@@ -20,12 +20,8 @@ from accounts.forms import (
     RegistrationForm,
 )
 from accounts.tokens import confirmation_token_user
+from core.http import form_status
 from core.selectors import audit_trail
-
-
-def _form_status(form) -> int:
-    """400 for a submitted form shown again with errors (as matching/views.py answers)."""
-    return 400 if form.is_bound and form.errors else 200
 
 
 def register(request):
@@ -43,7 +39,7 @@ def register(request):
             form.add_service_errors(exc)
         else:
             return render(request, "accounts/register_done.html", {"email": user.email})
-    return render(request, "accounts/register.html", {"form": form}, status=_form_status(form))
+    return render(request, "accounts/register.html", {"form": form}, status=form_status(form))
 
 
 def confirm_email(request, token: str):
@@ -113,7 +109,7 @@ def profile(request):
         "organizations": selectors.organization_list_for_user(user=request.user),
         "expert": getattr(request.user, "expert_profile", None),
     }
-    return render(request, "accounts/profile.html", context, status=_form_status(form))
+    return render(request, "accounts/profile.html", context, status=form_status(form))
 
 
 @login_required
@@ -128,7 +124,7 @@ def organization_create(request):
             messages.success(request, _("机构已创建，等待平台认证；认证前可以起草，但不能发布。"))
             return redirect(org)
     context = {"form": form, "creating": True}
-    return render(request, "accounts/organization_form.html", context, status=_form_status(form))
+    return render(request, "accounts/organization_form.html", context, status=form_status(form))
 
 
 def organization_detail(request, uuid):
@@ -159,7 +155,7 @@ def organization_edit(request, uuid):
                 messages.warning(request, services.IDENTITY_CHANGE_NOTICE)
             return redirect(saved)
     context = {"form": form, "org": org, "was_verified": was_verified}
-    return render(request, "accounts/organization_form.html", context, status=_form_status(form))
+    return render(request, "accounts/organization_form.html", context, status=form_status(form))
 
 
 @login_required
@@ -186,7 +182,7 @@ def organization_members(request, uuid):
         "form": form,
         "audit": audit_trail(target=org)[:20],
     }
-    return render(request, "accounts/organization_members.html", context, status=_form_status(form))
+    return render(request, "accounts/organization_members.html", context, status=form_status(form))
 
 
 @require_POST
@@ -232,7 +228,7 @@ def api_tokens(request):
         "tokens": selectors.api_tokens_for_user(user=request.user),
         "new_key": new_key,
     }
-    return render(request, "accounts/api_tokens.html", context, status=_form_status(form))
+    return render(request, "accounts/api_tokens.html", context, status=form_status(form))
 
 
 @require_POST

@@ -26,6 +26,7 @@ from django.views.decorators.http import require_POST
 
 from accounts.models import Organization
 from accounts.selectors import user_acts_for
+from core.http import form_status
 from core.selectors import audit_trail
 from core.spreadsheet import csv_writer
 from matching import services
@@ -88,15 +89,6 @@ def _put_service_errors(exc: ValidationError, form, formset=None, rows_key: str 
 def _row_errors(formset, errors: list[str]) -> None:
     if errors:
         formset._non_form_errors = ErrorList(errors, error_class="nonform")
-
-
-def _form_status(form, formset=None) -> int:
-    """400 for a submitted form that is shown again with errors."""
-    if not form.is_bound:
-        return 200
-    if form.errors or (formset is not None and not formset.is_valid()):
-        return 400
-    return 200
 
 
 def _flash_errors(request, exc: ValidationError) -> None:
@@ -428,7 +420,7 @@ def _need_form_page(request, *, need: Need | None, org: Organization):
         # The form has errors of its own; show the row errors now too, not after the next submit.
         _row_errors(formset, services.validate_indicator_rows(_rows(formset, INDICATOR_KEYS)))
     context = {"form": form, "formset": formset, "need": need, "org": org}
-    return render(request, "matching/need_form.html", context, status=_form_status(form, formset))
+    return render(request, "matching/need_form.html", context, status=form_status(form, formset))
 
 
 def _publish(request, service, **kwargs) -> None:
@@ -584,7 +576,7 @@ def _result_form_page(request, *, result: Result | None, org: Organization):
     elif request.method == "POST" and formset.is_valid():
         _row_errors(formset, services.validate_patent_rows(_rows(formset, PATENT_KEYS)))
     context = {"form": form, "formset": formset, "result": result, "org": org}
-    return render(request, "matching/result_form.html", context, status=_form_status(form, formset))
+    return render(request, "matching/result_form.html", context, status=form_status(form, formset))
 
 
 @login_required
@@ -701,7 +693,7 @@ def _capability_form_page(request, *, profile: CapabilityProfile | None, org: Or
             messages.success(request, _("研发能力已保存。"))
             return redirect(saved)
     context = {"form": form, "profile": profile, "org": org}
-    return render(request, "matching/capability_form.html", context, status=_form_status(form))
+    return render(request, "matching/capability_form.html", context, status=form_status(form))
 
 
 @login_required
