@@ -1,9 +1,14 @@
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.utils.translation import gettext_lazy as _
 
 from accounts import services
+from accounts.forms import AdminLoginForm
 from accounts.models import ApiToken, ExpertProfile, Invitation, Membership, Organization, User
+
+# The admin's login answers to the same failure limits as the site's (accounts/forms.py).
+admin.site.login_form = AdminLoginForm
 
 
 class MembershipInline(admin.TabularInline):
@@ -30,8 +35,20 @@ class UserAdmin(DjangoUserAdmin):
     )
 
 
+class ParagraphFieldsMixin:
+    """Edit the capped paragraph fields (CharFields since core.limits) in a text area."""
+
+    paragraph_fields: tuple[str, ...] = ()
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        if db_field.name in self.paragraph_fields:
+            kwargs["widget"] = forms.Textarea(attrs={"rows": 4})
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
+
+
 @admin.register(Organization)
-class OrganizationAdmin(admin.ModelAdmin):
+class OrganizationAdmin(ParagraphFieldsMixin, admin.ModelAdmin):
+    paragraph_fields = ("description",)
     list_display = ["name", "kind", "credit_code", "region", "verified_at", "created_at"]
     list_filter = ["kind", ("verified_at", admin.EmptyFieldListFilter), "region"]
     search_fields = ["name", "credit_code", "city"]
@@ -47,7 +64,8 @@ class OrganizationAdmin(admin.ModelAdmin):
 
 
 @admin.register(ExpertProfile)
-class ExpertProfileAdmin(admin.ModelAdmin):
+class ExpertProfileAdmin(ParagraphFieldsMixin, admin.ModelAdmin):
+    paragraph_fields = ("bio",)
     list_display = ["user", "employer", "title", "is_active"]
     list_filter = ["is_active", "fields"]
     search_fields = ["user__name", "user__email", "employer"]

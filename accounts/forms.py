@@ -1,10 +1,15 @@
 from __future__ import annotations
 
 from django import forms
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import AuthenticationForm
+from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
+from accounts import services
 from accounts.models import Membership, Organization, User
+
+TOO_MANY_ATTEMPTS = "too_many_attempts"
 
 
 class ServiceErrorsMixin:
@@ -33,12 +38,45 @@ class RegistrationForm(ServiceErrorsMixin, forms.Form):
         return data
 
 
-class LoginForm(AuthenticationForm):
+class ThrottledLoginMixin:
+    """Refuse a login past the failure limits (``services.login_*``) and count each failure.
+
+    For ``AuthenticationForm`` subclasses; the refusal is a non-field error with code
+    ``TOO_MANY_ATTEMPTS``, which the login view answers with HTTP 429."""
+
+    def clean(self):
+        email = self.cleaned_data.get("username") or ""
+        password = self.cleaned_data.get("password")
+        address = self.request.META.get("REMOTE_ADDR", "") if self.request else ""
+        if email and password:
+            minutes = services.login_lockout_minutes(email=email, address=address)
+            if minutes:
+                raise ValidationError(
+                    _("尝试次数过多，请 %(minutes)s 分钟后再试。"),
+                    code=TOO_MANY_ATTEMPTS,
+                    params={"minutes": minutes},
+                )
+        try:
+            data = super().clean()
+        except ValidationError:
+            if email and password:
+                services.login_failure_record(email=email, address=address)
+            raise
+        if email and password:
+            services.login_success_record(email=email)
+        return data
+
+
+class LoginForm(ThrottledLoginMixin, AuthenticationForm):
     username = forms.EmailField(label=_("邮箱"), widget=forms.EmailInput(attrs={"autofocus": True}))
     error_messages = {
         "invalid_login": _("邮箱或密码错误；如果刚注册，请先打开确认邮件中的链接。"),
         "inactive": _("账号尚未激活，请先确认邮箱。"),
     }
+
+
+class AdminLoginForm(ThrottledLoginMixin, AdminAuthenticationForm):
+    """The admin's login form, under the same limits as the site's."""
 
 
 class ProfileForm(ServiceErrorsMixin, forms.ModelForm):

@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.validators import validate_credit_code
+from core import limits
 
 
 class UserManager(BaseUserManager):
@@ -81,6 +82,11 @@ class User(AbstractBaseUser, PermissionsMixin):
         return self.name
 
 
+# The messages of the organization's credit-code rules (constraints below, and the service's checks).
+CREDIT_CODE_REQUIRED = _("企业和高校、科研院所须填写统一社会信用代码。")
+CREDIT_CODE_TAKEN = _("该统一社会信用代码已被其他机构登记。")
+
+
 class Organization(models.Model):
     class Kind(models.TextChoices):
         ENTERPRISE = "enterprise", _("企业")
@@ -110,7 +116,7 @@ class Organization(models.Model):
         verbose_name=_("所在省份"),
     )
     city = models.CharField(_("城市"), max_length=32, blank=True)
-    description = models.TextField(_("机构简介"), blank=True)
+    description = models.CharField(_("机构简介"), max_length=limits.PARAGRAPH, blank=True)
     website = models.URLField(_("网站"), blank=True)
     verified_at = models.DateTimeField(_("认证时间"), null=True, blank=True)
     verified_by = models.ForeignKey(
@@ -131,14 +137,18 @@ class Organization(models.Model):
         verbose_name_plural = _("机构")
         ordering = ["name"]
         constraints = [
+            # accounts.services._clean_organization checks both with field messages; these
+            # messages are for the admin, which validates constraints itself.
             models.UniqueConstraint(
                 fields=["credit_code"],
                 condition=~Q(credit_code=""),
                 name="organization_credit_code_unique",
+                violation_error_message=CREDIT_CODE_TAKEN,
             ),
             models.CheckConstraint(
                 condition=~Q(kind__in=["enterprise", "institution"]) | ~Q(credit_code=""),
                 name="organization_credit_code_required",
+                violation_error_message=CREDIT_CODE_REQUIRED,
             ),
         ]
 
@@ -200,7 +210,7 @@ class ExpertProfile(models.Model):
         verbose_name=_("申报的关联机构"),
         help_text=_("曾任职、兼职、合作或持股的机构；评审时据此回避。"),
     )
-    bio = models.TextField(_("个人简介"), blank=True)
+    bio = models.CharField(_("个人简介"), max_length=limits.PARAGRAPH, blank=True)
     is_active = models.BooleanField(_("接受评审邀请"), default=True)
     created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
 

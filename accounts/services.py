@@ -2,29 +2,40 @@
 
 from __future__ import annotations
 
+import hashlib
+import math
 import secrets
+import time
 from functools import partial
 
 from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
-from django.core import signing
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from accounts import selectors
 from accounts.emails import send_confirmation_email, send_invitation_email
-from accounts.models import ApiToken, Invitation, Membership, Organization, User
+from accounts.models import (
+    CREDIT_CODE_REQUIRED,
+    CREDIT_CODE_TAKEN,
+    ApiToken,
+    Invitation,
+    Membership,
+    Organization,
+    User,
+)
+from accounts.tokens import confirmation_token_user, confirmation_url
 from core.services import audit_record
-
-CONFIRM_SALT = "accounts.confirm-email"
 
 
 @transaction.atomic
 def user_register(*, email: str, name: str, password: str) -> User:
-    """Create an inactive account and email a confirmation link; login works once it is opened."""
+    """Create an inactive account and email a confirmation link; login works once it is confirmed."""
     email = email.strip().lower()
     if User.objects.filter(email__iexact=email).exists():
         raise ValidationError({"email": _("该邮箱已注册。")})
@@ -40,33 +51,15 @@ def user_register(*, email: str, name: str, password: str) -> User:
     return user
 
 
-def confirmation_token(user: User) -> str:
-    return signing.dumps({"u": user.pk, "e": user.email}, salt=CONFIRM_SALT)
-
-
-def confirmation_url(user: User) -> str:
-    path = reverse("accounts:confirm", kwargs={"token": confirmation_token(user)})
-    return f"{settings.SITE_URL}{path}"
-
-
 @transaction.atomic
 def user_confirm_email(*, token: str) -> User:
-    """Activate the account the token was issued for. Raises ValidationError on a bad or old token."""
-    try:
-        data = signing.loads(
-            token, salt=CONFIRM_SALT, max_age=settings.ACCOUNT_CONFIRMATION_MAX_AGE
-        )
-    except signing.SignatureExpired as exc:
-        raise ValidationError(_("确认链接已过期，请重新注册或联系平台。")) from exc
-    except signing.BadSignature as exc:
-        raise ValidationError(_("确认链接无效。")) from exc
-    user = User.objects.select_for_update().filter(pk=data["u"], email=data["e"]).first()
-    if user is None:
-        raise ValidationError(_("确认链接无效。"))
-    if user.email_confirmed_at is None:
-        user.email_confirmed_at = timezone.now()
-        user.is_active = True
-        user.save(update_fields=["email_confirmed_at", "is_active"])
+    """Activate the account the token was issued for; it does not log anyone in (the user logs in
+    with their password). Raises ValidationError on a bad, old or used token."""
+    user = confirmation_token_user(token=token, for_update=True)
+    user.email_confirmed_at = timezone.now()
+    user.is_active = True
+    user.save(update_fields=["email_confirmed_at", "is_active"])
+    audit_record(actor=user, action="user.confirm_email", target=user)
     return user
 
 
@@ -110,17 +103,48 @@ def organization_create(
     return org
 
 
+# Verification vouches for this name and this credit code: a verified organization that changes
+# either loses its badge until staff verify it again.
+IDENTITY_FIELDS = ("name", "credit_code")
+IDENTITY_CHANGE_NOTICE = gettext_lazy(
+    "机构名称或统一社会信用代码已更改，认证已撤销；平台重新认证前不能发布新内容。"
+)
+
+
 @transaction.atomic
 def organization_update(*, org: Organization, actor: User, **changes) -> Organization:
+    """Apply ``changes`` and return the saved organization. If a verified organization's name or
+    credit code changes, its verification is dropped in the same transaction, with an
+    ``organization.unverify`` audit row; callers tell the user (``IDENTITY_CHANGE_NOTICE``)."""
     _require_owner(org, actor)
     editable = {"name", "credit_code", "region", "city", "description", "website"}
     unknown = set(changes) - editable
     if unknown:
         raise ValueError(f"not editable: {sorted(unknown)}")
+    # Locked, so staff cannot verify the old identity while it is being replaced.
+    org = (
+        Organization.objects.select_for_update(of=("self",)).select_related("region").get(pk=org.pk)
+    )
+    before = {field: getattr(org, field) for field in IDENTITY_FIELDS}
     for field, value in changes.items():
         setattr(org, field, value.strip() if isinstance(value, str) else value)
     _clean_organization(org)
-    org.save(update_fields=sorted(changes))
+    update_fields = set(changes)
+    changed = [field for field in IDENTITY_FIELDS if getattr(org, field) != before[field]]
+    if changed and org.verified_at is not None:
+        org.verified_at = None
+        org.verified_by = None
+        update_fields |= {"verified_at", "verified_by"}
+        audit_record(
+            actor=actor,
+            action="organization.unverify",
+            target=org,
+            from_state="verified",
+            to_state="unverified",
+            reason="identity changed",
+            data={"fields": changed, "before": before},
+        )
+    org.save(update_fields=sorted(update_fields))
     audit_record(
         actor=actor, action="organization.update", target=org, data={"fields": sorted(changes)}
     )
@@ -128,14 +152,21 @@ def organization_update(*, org: Organization, actor: User, **changes) -> Organiz
 
 
 def _clean_organization(org: Organization) -> None:
+    """Field messages for every rule, the credit-code constraints included: they are checked here
+    by field (a raw constraint name is no message for a user); the database still enforces them."""
     errors: dict[str, list[str]] = {}
-    if org.kind in Organization.KINDS_WITH_CREDIT_CODE and not org.credit_code:
-        errors["credit_code"] = [_("企业和高校、科研院所须填写统一社会信用代码。")]
     try:
-        org.full_clean(exclude=["verified_by"])
+        org.full_clean(exclude=["verified_by"], validate_constraints=False)
     except ValidationError as exc:
-        for field, messages in exc.message_dict.items():
-            errors.setdefault(field, []).extend(messages)
+        errors = {field: list(messages) for field, messages in exc.message_dict.items()}
+    if "credit_code" not in errors:
+        if org.kind in Organization.KINDS_WITH_CREDIT_CODE and not org.credit_code:
+            errors["credit_code"] = [str(CREDIT_CODE_REQUIRED)]
+        elif (
+            org.credit_code
+            and Organization.objects.filter(credit_code=org.credit_code).exclude(pk=org.pk).exists()
+        ):
+            errors["credit_code"] = [str(CREDIT_CODE_TAKEN)]
     if errors:
         raise ValidationError(errors)
 
@@ -236,3 +267,55 @@ def api_token_revoke(*, token: ApiToken, user: User) -> ApiToken:
         token.revoked_at = timezone.now()
         token.save(update_fields=["revoked_at"])
     return token
+
+
+# --- login throttling -----------------------------------------------------------------------------
+#
+# Failed logins are counted per account and per client address in the cache (Redis: ``add`` opens a
+# window, ``incr`` is atomic, so concurrent attempts are all counted). Past either limit every attempt
+# is refused, even with the right password, until the window that began with the first failure ends.
+
+
+def _login_account_key(email: str) -> str:
+    return "login-failures:account:" + hashlib.sha256(email.strip().lower().encode()).hexdigest()
+
+
+def _login_counters(*, email: str, address: str) -> list[tuple[str, int]]:
+    """(cache key, limit) of each counter that applies; a limit of 0 is off."""
+    counters = [(_login_account_key(email), settings.LOGIN_FAILURES_PER_ACCOUNT)]
+    if address:
+        counters.append((f"login-failures:address:{address}", settings.LOGIN_FAILURES_PER_ADDRESS))
+    return [(key, limit) for key, limit in counters if limit > 0]
+
+
+def login_lockout_minutes(*, email: str, address: str) -> int:
+    """Minutes until a login for ``email`` from ``address`` may be tried again; 0 if it may now."""
+    counters = _login_counters(email=email, address=address)
+    keys = [key for key, _limit in counters]
+    values = cache.get_many(keys + [f"{key}:until" for key in keys])
+    now = time.time()
+    waits = [
+        values.get(f"{key}:until", now + settings.LOGIN_FAILURE_WINDOW) - now
+        for key, limit in counters
+        if values.get(key, 0) >= limit
+    ]
+    return max(1, math.ceil(max(waits) / 60)) if waits else 0
+
+
+def login_failure_record(*, email: str, address: str) -> None:
+    window = settings.LOGIN_FAILURE_WINDOW
+    for key, _limit in _login_counters(email=email, address=address):
+        if cache.add(key, 1, timeout=window):
+            # The first failure opens the window; remember when it closes, for the message.
+            cache.set(f"{key}:until", time.time() + window, timeout=window)
+            continue
+        try:
+            cache.incr(key)
+        except ValueError:  # the window closed between add and incr
+            cache.add(key, 1, timeout=window)
+
+
+def login_success_record(*, email: str) -> None:
+    """A successful login clears its account's failures (not its address's)."""
+    key = _login_account_key(email)
+    cache.delete_many([key, f"{key}:until"])

@@ -1,10 +1,9 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
 from django.shortcuts import redirect, render
 from django.urls import reverse, reverse_lazy
 from django.utils.translation import gettext as _
@@ -12,6 +11,7 @@ from django.views.decorators.http import require_POST
 
 from accounts import selectors, services
 from accounts.forms import (
+    TOO_MANY_ATTEMPTS,
     ApiTokenForm,
     InvitationForm,
     LoginForm,
@@ -19,6 +19,8 @@ from accounts.forms import (
     ProfileForm,
     RegistrationForm,
 )
+from accounts.tokens import confirmation_token_user
+from core.http import form_status
 from core.selectors import audit_trail
 
 
@@ -37,23 +39,35 @@ def register(request):
             form.add_service_errors(exc)
         else:
             return render(request, "accounts/register_done.html", {"email": user.email})
-    return render(request, "accounts/register.html", {"form": form})
+    return render(request, "accounts/register.html", {"form": form}, status=form_status(form))
 
 
 def confirm_email(request, token: str):
+    """GET shows the link's page with a button; only the POST confirms. Confirming never logs in:
+    a link that leaks (mail logs, a shared inbox) must not be a way into the account."""
     try:
-        user = services.user_confirm_email(token=token)
+        if request.method == "POST":
+            services.user_confirm_email(token=token)
+        else:
+            confirmation_token_user(token=token)
     except ValidationError as exc:
         return render(request, "accounts/confirm_failed.html", {"errors": exc.messages}, status=400)
-    login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-    messages.success(request, _("邮箱已确认，欢迎使用技术转移撮合平台。"))
-    return redirect("accounts:profile")
+    if request.method != "POST":
+        return render(request, "accounts/confirm.html")
+    messages.success(request, _("邮箱已确认，请登录。"))
+    return redirect("accounts:login")
 
 
 class LoginView(auth_views.LoginView):
     template_name = "accounts/login.html"
     authentication_form = LoginForm
     redirect_authenticated_user = True
+
+    def form_invalid(self, form):
+        response = super().form_invalid(form)
+        if form.has_error(NON_FIELD_ERRORS, code=TOO_MANY_ATTEMPTS):
+            response.status_code = 429
+        return response
 
 
 class PasswordResetView(auth_views.PasswordResetView):
@@ -95,7 +109,7 @@ def profile(request):
         "organizations": selectors.organization_list_for_user(user=request.user),
         "expert": getattr(request.user, "expert_profile", None),
     }
-    return render(request, "accounts/profile.html", context)
+    return render(request, "accounts/profile.html", context, status=form_status(form))
 
 
 @login_required
@@ -109,7 +123,8 @@ def organization_create(request):
         else:
             messages.success(request, _("机构已创建，等待平台认证；认证前可以起草，但不能发布。"))
             return redirect(org)
-    return render(request, "accounts/organization_form.html", {"form": form, "creating": True})
+    context = {"form": form, "creating": True}
+    return render(request, "accounts/organization_form.html", context, status=form_status(form))
 
 
 def organization_detail(request, uuid):
@@ -127,16 +142,20 @@ def organization_detail(request, uuid):
 @login_required
 def organization_edit(request, uuid):
     org = selectors.organization_get_for_member(uuid=uuid, user=request.user, owner=True)
+    was_verified = org.is_verified
     form = OrganizationForm(request.POST or None, instance=org, user=request.user)
     if request.method == "POST" and form.is_valid():
         try:
-            services.organization_update(org=org, actor=request.user, **form.cleaned_data)
+            saved = services.organization_update(org=org, actor=request.user, **form.cleaned_data)
         except ValidationError as exc:
             form.add_service_errors(exc)
         else:
             messages.success(request, _("机构信息已保存。"))
-            return redirect(org)
-    return render(request, "accounts/organization_form.html", {"form": form, "org": org})
+            if was_verified and not saved.is_verified:
+                messages.warning(request, services.IDENTITY_CHANGE_NOTICE)
+            return redirect(saved)
+    context = {"form": form, "org": org, "was_verified": was_verified}
+    return render(request, "accounts/organization_form.html", context, status=form_status(form))
 
 
 @login_required
@@ -163,7 +182,7 @@ def organization_members(request, uuid):
         "form": form,
         "audit": audit_trail(target=org)[:20],
     }
-    return render(request, "accounts/organization_members.html", context)
+    return render(request, "accounts/organization_members.html", context, status=form_status(form))
 
 
 @require_POST
@@ -209,7 +228,7 @@ def api_tokens(request):
         "tokens": selectors.api_tokens_for_user(user=request.user),
         "new_key": new_key,
     }
-    return render(request, "accounts/api_tokens.html", context)
+    return render(request, "accounts/api_tokens.html", context, status=form_status(form))
 
 
 @require_POST

@@ -1,9 +1,9 @@
 """Why a candidate matches a need: shared key terms, the candidate sentence that best answers each
 sentence or indicator of the need, and the fit or misfit of field, maturity, mode, budget, region.
 
-``explain`` returns the full explanation plus ``public``: the same without anything taken from the
-need's confidential text (description, indicators, scenario, budget), for viewers who may see only
-the need's title and summary. Texts are rendered in Chinese at compute time; each fit item also
+``explain`` returns the full explanation plus ``public``: the key terms found in the need's public
+text (title and summary). ``matching.projections.explanation_for_viewer`` builds what each viewer
+may read from the two. Texts are rendered in Chinese at compute time; each fit item also
 keeps a ``code`` and ``params`` so pages could render them in another language.
 """
 
@@ -177,7 +177,6 @@ def fit_items(need: MatchDoc, candidate: MatchDoc, field_names: dict[str, str]) 
                     _("报价 %(price)s 万元，在预算 %(budget)s 万元内"),
                     price=price,
                     budget=budget,
-                    confidential=True,
                 )
             )
         else:
@@ -188,7 +187,6 @@ def fit_items(need: MatchDoc, candidate: MatchDoc, field_names: dict[str, str]) 
                     _("报价 %(price)s 万元，高于预算上限 %(budget)s 万元"),
                     price=price,
                     budget=_money(None, need.budget_max),
-                    confidential=True,
                 )
             )
     if need.region and candidate.region and need.region == candidate.region:
@@ -196,14 +194,8 @@ def fit_items(need: MatchDoc, candidate: MatchDoc, field_names: dict[str, str]) 
     return items
 
 
-def _item(code: str, ok: bool, template: str, *, confidential: bool = False, **params) -> dict:
-    return {
-        "code": code,
-        "ok": ok,
-        "text": template % params,
-        "params": params,
-        "confidential": confidential,
-    }
+def _item(code: str, ok: bool, template: str, **params) -> dict:
+    return {"code": code, "ok": ok, "text": template % params, "params": params}
 
 
 def explain(
@@ -217,11 +209,12 @@ def explain(
         "fit": fits,
         "components": {k: round(v, 4) for k, v in components.items() if not math.isnan(v)},
     }
+    # What a summary-only viewer may read is decided at read time by
+    # ``matching.projections.explanation_for_viewer``; only the key terms of the need's public text
+    # must be computed here (they need both texts).
     full["public"] = {
         "shared_terms": shared_terms(
             need.public_text, candidate.text, allowed_text=need.public_text
         ),
-        "evidence": [],
-        "fit": [item for item in fits if not item["confidential"]],
     }
     return full

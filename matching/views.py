@@ -26,6 +26,7 @@ from django.views.decorators.http import require_POST
 
 from accounts.models import Organization
 from accounts.selectors import user_acts_for
+from core.http import form_status
 from core.selectors import audit_trail
 from core.spreadsheet import csv_writer
 from matching import services
@@ -43,6 +44,7 @@ from matching.forms import (
     ResultForm,
 )
 from matching.models import CapabilityProfile, CoopMode, Need, NeedIndicator, Result
+from matching.projections import need_fields
 from matching.selectors import NeedVisibility, need_get_for_viewer
 from taxonomy.models import Field
 
@@ -87,15 +89,6 @@ def _put_service_errors(exc: ValidationError, form, formset=None, rows_key: str 
 def _row_errors(formset, errors: list[str]) -> None:
     if errors:
         formset._non_form_errors = ErrorList(errors, error_class="nonform")
-
-
-def _form_status(form, formset=None) -> int:
-    """400 for a submitted form that is shown again with errors."""
-    if not form.is_bound:
-        return 200
-    if form.errors or (formset is not None and not formset.is_valid()):
-        return 400
-    return 200
 
 
 def _flash_errors(request, exc: ValidationError) -> None:
@@ -202,39 +195,61 @@ def need_export(request):
         ]
     )
     summary_label = Need.Confidentiality.SUMMARY.label
+    keys = [
+        "uuid",
+        "title",
+        "organization",
+        "field",
+        "region",
+        "status",
+        "confidentiality",
+        "summary",
+        "description",
+        "scenario",
+        "indicators",
+        "budget_min",
+        "budget_max",
+        "coop_modes",
+        "trl_min",
+        "deadline",
+        "contact_name",
+        "contact_phone",
+        "contact_email",
+        "published_at",
+    ]
     for need in needs:
-        full_text = need.full_text
-        public = [
-            need.uuid,
-            need.title,
-            need.organization.name if full_text else "",
-            need.field,
-            need.region or "",
-            need.get_status_display(),
-            need.get_confidentiality_display() if full_text else summary_label,
-            need.summary,
-        ]
-        if full_text:
-            full = [
-                need.description,
-                need.scenario,
-                "；".join(str(i) for i in need.indicators.all()),
-                need.budget_min,
-                need.budget_max,
-                "、".join(str(modes.get(m, m)) for m in need.coop_modes),
-                need.trl_min,
-                need.deadline or "",
-                need.contact_name,
-                need.contact_phone,
-                need.contact_email,
-            ]
-        else:
-            full = [""] * 11
-        published = ""
-        if full_text and need.published_at:
-            published = timezone.localtime(need.published_at).strftime("%Y-%m-%d")
-        tail = [published, request.build_absolute_uri(need.get_absolute_url())]
-        writer.writerow(public + full + tail)
+        # Only the fields this viewer's level shows (matching.projections), the rest left empty.
+        shown = need_fields(NeedVisibility(need.viewer_visibility))
+        values = {
+            "uuid": need.uuid,
+            "title": need.title,
+            "organization": need.organization.name,
+            "field": need.field,
+            "region": need.region or "",
+            "status": need.get_status_display(),
+            "confidentiality": need.get_confidentiality_display(),
+            "summary": need.summary,
+            "description": need.description,
+            "scenario": need.scenario,
+            "indicators": "；".join(str(i) for i in need.indicators.all())
+            if "indicators" in shown
+            else "",
+            "budget_min": need.budget_min,
+            "budget_max": need.budget_max,
+            "coop_modes": "、".join(str(modes.get(m, m)) for m in need.coop_modes),
+            "trl_min": need.trl_min,
+            "deadline": need.deadline or "",
+            "contact_name": need.contact_name,
+            "contact_phone": need.contact_phone,
+            "contact_email": need.contact_email,
+            "published_at": timezone.localtime(need.published_at).strftime("%Y-%m-%d")
+            if need.published_at
+            else "",
+        }
+        row = [values[key] if key in shown else "" for key in keys]
+        if "confidentiality" not in shown:
+            row[keys.index("confidentiality")] = summary_label
+        writer.writerow([*row, request.build_absolute_uri(need.get_absolute_url())])
     return response
 
 
@@ -405,7 +420,7 @@ def _need_form_page(request, *, need: Need | None, org: Organization):
         # The form has errors of its own; show the row errors now too, not after the next submit.
         _row_errors(formset, services.validate_indicator_rows(_rows(formset, INDICATOR_KEYS)))
     context = {"form": form, "formset": formset, "need": need, "org": org}
-    return render(request, "matching/need_form.html", context, status=_form_status(form, formset))
+    return render(request, "matching/need_form.html", context, status=form_status(form, formset))
 
 
 def _publish(request, service, **kwargs) -> None:
@@ -561,7 +576,7 @@ def _result_form_page(request, *, result: Result | None, org: Organization):
     elif request.method == "POST" and formset.is_valid():
         _row_errors(formset, services.validate_patent_rows(_rows(formset, PATENT_KEYS)))
     context = {"form": form, "formset": formset, "result": result, "org": org}
-    return render(request, "matching/result_form.html", context, status=_form_status(form, formset))
+    return render(request, "matching/result_form.html", context, status=form_status(form, formset))
 
 
 @login_required
@@ -678,7 +693,7 @@ def _capability_form_page(request, *, profile: CapabilityProfile | None, org: Or
             messages.success(request, _("研发能力已保存。"))
             return redirect(saved)
     context = {"form": form, "profile": profile, "org": org}
-    return render(request, "matching/capability_form.html", context, status=_form_status(form))
+    return render(request, "matching/capability_form.html", context, status=form_status(form))
 
 
 @login_required

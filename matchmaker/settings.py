@@ -2,7 +2,8 @@
 
 With ``DATABASE_URL`` unset the embedded PostgreSQL under ``var/pgdata`` is started (or reused); with
 ``REDIS_URL`` unset the local Redis that ``make run`` starts on ``EMBEDDED_REDIS_PORT`` is used.
-Production secrets have no default: ``DEBUG=0`` without ``SECRET_KEY`` refuses to start.
+Production secrets have no default: ``DEBUG=0`` without ``SECRET_KEY`` refuses to start, and the
+development key that ``DEBUG=1`` falls back to serves loopback only.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from django.utils.translation import gettext_lazy as _
 
 from matchmaker.embedded import ensure_postgres
 from matchmaker.env import env_bool, env_float, env_int, env_list, env_str, parse_database_url
+from matchmaker.security import DEV_SECRET_KEY, require_loopback_for_dev_key
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("MATCHMAKER_VAR_DIR") or BASE_DIR / "var")
@@ -23,9 +25,12 @@ SECRET_KEY = env_str("SECRET_KEY")
 if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off")
-    SECRET_KEY = "dev-only-insecure-key-never-used-in-production"  # noqa: S105
+    SECRET_KEY = DEV_SECRET_KEY
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"] if DEBUG else [])
+if SECRET_KEY == DEV_SECRET_KEY:
+    # The development key is public: it may serve loopback only (matchmaker/security.py).
+    require_loopback_for_dev_key(ALLOWED_HOSTS)
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 SITE_URL = (env_str("SITE_URL") or "http://127.0.0.1:8000").rstrip("/")
 
@@ -50,6 +55,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "matchmaker.middleware.DevSecretKeyLoopbackMiddleware",
+    "matchmaker.middleware.ContentSecurityPolicyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -194,6 +201,15 @@ AUTH_PASSWORD_VALIDATORS = [
 # Email confirmation links stay valid for three days.
 ACCOUNT_CONFIRMATION_MAX_AGE = env_int("ACCOUNT_CONFIRMATION_MAX_AGE", 3 * 24 * 3600)
 INVITATION_MAX_AGE = env_int("INVITATION_MAX_AGE", 14 * 24 * 3600)
+# Login throttling (accounts/services.py, login_*): failed logins counted per account and per client
+# address (REMOTE_ADDR) in the cache; past either limit every attempt, even with the right password,
+# is refused until the window that began with the first failure ends. A limit of 0 turns it off
+# (e.g. the per-address one behind a proxy that does not pass the client's address as REMOTE_ADDR).
+LOGIN_FAILURE_WINDOW = env_int("LOGIN_FAILURE_WINDOW", 15 * 60)
+LOGIN_FAILURES_PER_ACCOUNT = env_int("LOGIN_FAILURES_PER_ACCOUNT", 10)
+LOGIN_FAILURES_PER_ADDRESS = env_int("LOGIN_FAILURES_PER_ADDRESS", 30)
+if LOGIN_FAILURE_WINDOW < 1 or LOGIN_FAILURES_PER_ACCOUNT < 0 or LOGIN_FAILURES_PER_ADDRESS < 0:
+    raise ImproperlyConfigured("LOGIN_FAILURE_* values are out of range")
 
 # --- I18n -----------------------------------------------------------------------------------------
 LANGUAGE_CODE = "zh-hans"
@@ -302,6 +318,19 @@ SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", not DEBUG)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# Sent with every response (matchmaker/middleware.py). No inline script, style or event handler
+# anywhere: templates use static/js and static/css with data attributes, and the Swagger UI is the
+# split view (its script is a separate request) with a template of our own without inline style.
+CONTENT_SECURITY_POLICY = {
+    "default-src": ["'self'"],
+    "script-src": ["'self'"],
+    "style-src": ["'self'"],
+    "img-src": ["'self'", "data:"],
+    "frame-ancestors": ["'none'"],
+    "form-action": ["'self'"],
+    "base-uri": ["'self'"],
+    "object-src": ["'none'"],
+}
 
 LOGGING = {
     "version": 1,

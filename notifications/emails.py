@@ -135,6 +135,8 @@ def render_notification(row) -> RenderedEmail:
             context["items"] = _digest_items(row)
         prefix = template_prefix(row.template)
         subject = " ".join(render_to_string(f"{prefix}.subject.txt", context).split())
+        # The HTML part shows the subject in <title>, escaped like any other text.
+        context["subject"] = subject
         text = render_to_string(f"{prefix}.txt", context)
         html = render_to_string(f"{prefix}.html", context)
     return RenderedEmail(subject=subject, text=text, html=html)

@@ -25,6 +25,7 @@ from django.utils import timezone
 from accounts.models import Membership, User
 from core.services import audit_record
 from matching.models import Match, Need
+from matching.projections import explanation_for_viewer, need_shows
 from matching.selectors import NeedVisibility, need_visibility
 from notifications.emails import message_id_for
 from notifications.models import MatchNotice, Notification, NotificationPreference
@@ -165,26 +166,19 @@ def _candidate_fields(match: Match) -> list:
 
 
 def _explanation(match: Match, visibility: NeedVisibility) -> dict:
-    """The match's reasons as far as the recipient may see the need: the full explanation for FULL,
-    otherwise only its ``public`` part (which holds no need text)."""
-    source = match.explanation or {}
-    if visibility < NeedVisibility.FULL:
-        source = source.get("public") or {}
-    shared_terms = [str(term) for term in (source.get("shared_terms") or [])][:8]
-    fit = [
-        {"text": str(item.get("text", "")), "ok": bool(item.get("ok"))}
-        for item in (source.get("fit") or [])
-        if isinstance(item, dict)
-    ][:6]
-    evidence = []
-    for item in (source.get("evidence") or [])[:3]:
-        if not isinstance(item, dict):
-            continue
-        pair = {"candidate": str(item.get("candidate", ""))}
-        if visibility >= NeedVisibility.FULL:
-            pair["need"] = str(item.get("need", ""))
-        evidence.append(pair)
-    return {"shared_terms": shared_terms, "fit": fit, "evidence": evidence}
+    """The match's reasons as far as the recipient may read the need
+    (``matching.projections.explanation_for_viewer``), trimmed for an email."""
+    shown = explanation_for_viewer(match.explanation, visibility)
+    return {
+        "shared_terms": [str(term) for term in shown["shared_terms"]][:8],
+        "fit": [{"text": str(i.get("text", "")), "ok": bool(i.get("ok"))} for i in shown["fit"]][
+            :6
+        ],
+        "evidence": [
+            {"candidate": str(e.get("candidate", "")), "need": str(e.get("need", ""))}
+            for e in shown["evidence"]
+        ][:3],
+    }
 
 
 def _match_item(match: Match, visibility: NeedVisibility) -> dict:
@@ -211,8 +205,9 @@ def _need_data(need: Need, visibility: NeedVisibility) -> dict:
         "summary": need.summary,
         "url": absolute_url(need),
     }
-    if visibility >= NeedVisibility.FULL:
+    if need_shows(visibility, "organization"):
         data["organization"] = need.organization.name
+    if need_shows(visibility, "description"):
         data["description"] = need.description[:600]
     return data
 

@@ -177,18 +177,18 @@ class MatchFactory(factory.django.DjangoModelFactory[Match]):
     explanation = factory.LazyFunction(
         lambda: {
             "shared_terms": ["高镍正极", "循环寿命"],
-            "fit": [{"text": "成熟度 TRL 6 ≥ 需求 TRL 5", "ok": True}],
+            "fit": [
+                {"code": "field_same", "text": "领域一致：新能源材料", "ok": True, "params": {}},
+                {"code": "trl_ok", "text": "成熟度 TRL 6，满足需求的 TRL ≥ 5", "ok": True},
+            ],
             "evidence": [
                 {
                     "need": "45℃循环800次后容量保持率低于80%",
                     "candidate": "45℃循环1500次容量保持率达85%",
+                    "similarity": 0.4,
                 }
             ],
-            "public": {
-                "shared_terms": ["高镍正极"],
-                "fit": [{"text": "成熟度 TRL 6", "ok": True}],
-                "evidence": [{"candidate": "45℃循环1500次容量保持率达85%"}],
-            },
+            "public": {"shared_terms": ["高镍正极"]},
         }
     )
     model_version = "test-model"

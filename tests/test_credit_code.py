@@ -51,7 +51,7 @@ def test_organization_form_shows_credit_code_error_and_creates_nothing(client, c
         "/accounts/orgs/new/",
         {"name": "丙科技有限公司", "kind": "enterprise", "credit_code": VALID[:17] + "0"},
     )
-    assert response.status_code == 200
+    assert response.status_code == 400
     assert "校验位错误" in response.content.decode()
     assert Organization.objects.count() == before
 

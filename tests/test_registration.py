@@ -38,12 +38,18 @@ def test_register_confirm_by_email_then_log_in(client, smtp_server):
     assert "确认" in message["Subject"]
     assert message.get_body(preferencelist=("html",)) is not None
 
-    response = client.get(_link(message, "/accounts/confirm/"))
+    link = _link(message, "/accounts/confirm/")
+    assert client.get(link).status_code == 200
+    user.refresh_from_db()
+    assert not user.is_active
+
+    response = client.post(link)
     assert response.status_code == 302
+    assert response["Location"] == "/accounts/login/"
     user.refresh_from_db()
     assert user.is_active and user.email_confirmed_at is not None
+    assert client.get("/accounts/profile/").status_code == 302  # confirming did not log in
 
-    client.logout()
     response = client.post(
         "/accounts/login/", {"username": "zhang.wei@example.cn", "password": PASSWORD}
     )
@@ -58,8 +64,8 @@ def test_tampered_confirmation_link_activates_nothing(client, smtp_server):
     )
     (message,) = smtp_server.wait_for(1)
     link = _link(message, "/accounts/confirm/")
-    response = client.get(link[:-3] + "abc/")
-    assert response.status_code == 400
+    assert client.get(link[:-3] + "abc/").status_code == 400
+    assert client.post(link[:-3] + "abc/").status_code == 400
     assert not User.objects.get(email="li@example.cn").is_active
 
 
@@ -84,7 +90,7 @@ def test_weak_password_is_a_form_error(client, smtp_server):
             "password_again": "12345678",
         },
     )
-    assert response.status_code == 200
+    assert response.status_code == 400
     assert not User.objects.filter(email="weak@example.cn").exists()
 
 

@@ -106,3 +106,59 @@ def test_deploy_check_is_clean_in_production_mode():
     )
     assert result.returncode == 0, result.stderr
     assert "no issues" in result.stdout
+
+
+# --- The development SECRET_KEY serves loopback only (issue 11, #2) ------------------------------
+
+
+def test_loopback_names_and_addresses():
+    from matchmaker.security import is_loopback_host
+
+    for host in ["localhost", "127.0.0.1", "127.1.2.3", "::1", "[::1]", "app.localhost"]:
+        assert is_loopback_host(host), host
+    every_interface = "0.0.0.0"  # noqa: S104
+    for host in ["match.example.cn", every_interface, "*", ".example.cn", "192.168.1.5", "", "::"]:
+        assert not is_loopback_host(host), host
+
+
+def test_dev_key_check_names_the_non_loopback_hosts():
+    from django.core.exceptions import ImproperlyConfigured
+
+    from matchmaker.security import require_loopback_for_dev_key
+
+    require_loopback_for_dev_key(["127.0.0.1", "localhost", "[::1]"])
+    with pytest.raises(ImproperlyConfigured, match="match.example.cn"):
+        require_loopback_for_dev_key(["127.0.0.1", "match.example.cn"])
+    with pytest.raises(ImproperlyConfigured, match=r"\*"):
+        require_loopback_for_dev_key(["*"])
+
+
+def test_dev_secret_key_refuses_to_start_with_a_public_host():
+    result = run_manage("check", DEBUG="1", ALLOWED_HOSTS="127.0.0.1,match.example.cn")
+    assert result.returncode != 0
+    assert "development SECRET_KEY" in result.stderr
+    assert "match.example.cn" in result.stderr
+
+
+def test_dev_secret_key_starts_on_loopback():
+    result = run_manage("check", DEBUG="1")
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.django_db
+def test_dev_secret_key_answers_only_loopback_clients(client, settings):
+    from matchmaker.security import DEV_SECRET_KEY
+
+    settings.SECRET_KEY = DEV_SECRET_KEY
+    settings.ALLOWED_HOSTS = ["127.0.0.1", "testserver"]
+    local = client.get("/accounts/login/", HTTP_HOST="127.0.0.1")
+    assert local.status_code == 200
+    remote = client.get("/accounts/login/", HTTP_HOST="127.0.0.1", REMOTE_ADDR="192.0.2.1")
+    assert remote.status_code == 403
+    # A host name that is not loopback is refused as well, whatever the client address.
+    assert client.get("/accounts/login/", HTTP_HOST="testserver").status_code == 403
+
+
+@pytest.mark.django_db
+def test_a_real_secret_key_serves_any_client(client):
+    assert client.get("/accounts/login/", REMOTE_ADDR="192.0.2.1").status_code == 200

@@ -18,14 +18,34 @@ class OrganizationPrivateOutputSerializer(OrganizationOutputSerializer):
         fields = [*OrganizationOutputSerializer.Meta.fields, "credit_code", "created_at"]
 
 
-class OrganizationUpdateInputSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=128, required=False)
-    credit_code = serializers.CharField(
-        max_length=18, required=False, validators=[validate_credit_code]
+class OrganizationUpdateOutputSerializer(OrganizationPrivateOutputSerializer):
+    notices = serializers.SerializerMethodField(
+        help_text="Messages for the user about the update, e.g. that verification was dropped."
     )
-    city = serializers.CharField(max_length=32, required=False, allow_blank=True)
-    website = serializers.URLField(required=False, allow_blank=True)
-    description = serializers.CharField(required=False, allow_blank=True)
+
+    class Meta(OrganizationPrivateOutputSerializer.Meta):
+        fields = [*OrganizationPrivateOutputSerializer.Meta.fields, "notices"]
+
+    def get_notices(self, obj) -> list[str]:
+        return [str(notice) for notice in self.context.get("notices", [])]
+
+
+def _max_length(field: str) -> int:
+    return Organization._meta.get_field(field).max_length
+
+
+class OrganizationUpdateInputSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=_max_length("name"), required=False)
+    credit_code = serializers.CharField(
+        max_length=_max_length("credit_code"), required=False, validators=[validate_credit_code]
+    )
+    city = serializers.CharField(max_length=_max_length("city"), required=False, allow_blank=True)
+    website = serializers.URLField(
+        max_length=_max_length("website"), required=False, allow_blank=True
+    )
+    description = serializers.CharField(
+        max_length=_max_length("description"), required=False, allow_blank=True
+    )
 
 
 class MembershipOutputSerializer(serializers.ModelSerializer):

@@ -11,6 +11,7 @@ from accounts.api.serializers import (
     MembershipOutputSerializer,
     OrganizationPrivateOutputSerializer,
     OrganizationUpdateInputSerializer,
+    OrganizationUpdateOutputSerializer,
 )
 from accounts.models import Membership, Organization
 
@@ -36,16 +37,20 @@ class OrganizationDetailApi(APIView):
         return Response(OrganizationPrivateOutputSerializer(org).data)
 
     @extend_schema(
-        request=OrganizationUpdateInputSerializer, responses=OrganizationPrivateOutputSerializer
+        request=OrganizationUpdateInputSerializer, responses=OrganizationUpdateOutputSerializer
     )
     def patch(self, request, uuid):
+        """Changing a verified organization's name or credit code drops its verification; the
+        response says so in ``notices``."""
         org = selectors.organization_get_for_member(uuid=uuid, user=request.user)
         if not selectors.user_is_owner(user=request.user, org=org):
             raise PermissionDenied
         serializer = OrganizationUpdateInputSerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
+        was_verified = org.is_verified
         org = services.organization_update(org=org, actor=request.user, **serializer.validated_data)
-        return Response(OrganizationPrivateOutputSerializer(org).data)
+        notices = [services.IDENTITY_CHANGE_NOTICE] if was_verified and not org.is_verified else []
+        return Response(OrganizationUpdateOutputSerializer(org, context={"notices": notices}).data)
 
 
 class OrganizationMembersApi(generics.ListAPIView):

@@ -19,6 +19,7 @@ from matching.api.match_serializers import (
     MatchOutputSerializer,
 )
 from matching.models import Result
+from matching.projections import explanation_for_viewer, need_shows
 from matching.selectors import NeedVisibility, need_get_for_viewer
 
 
@@ -30,10 +31,6 @@ def _candidate(obj, kind: str, request, *, organization: bool = True) -> dict:
         "organization": obj.organization.name if organization else "",
         "url": request.build_absolute_uri(obj.get_absolute_url()),
     }
-
-
-def _explanation(explanation: dict) -> dict:
-    return {key: explanation.get(key, []) for key in ("shared_terms", "evidence", "fit")}
 
 
 class NeedMatchesApi(APIView):
@@ -55,7 +52,7 @@ class NeedMatchesApi(APIView):
                     m.candidate, "result" if m.result_id else "capability", request
                 ),
                 "components": m.components,
-                "explanation": _explanation(m.explanation),
+                "explanation": explanation_for_viewer(m.explanation, NeedVisibility.FULL),
                 "model_version": m.model_version,
                 "updated_at": m.updated_at,
             }
@@ -85,10 +82,13 @@ class ResultMatchesApi(APIView):
                     "id": match.pk,
                     "score": match.score,
                     # A summary-only need shows title, field, region and summary: not its company.
-                    "need": _candidate(match.need, "need", request, organization=full),
-                    "explanation": _explanation(
-                        match.explanation if full else match.explanation["public"]
+                    "need": _candidate(
+                        match.need,
+                        "need",
+                        request,
+                        organization=need_shows(visibility, "organization"),
                     ),
+                    "explanation": explanation_for_viewer(match.explanation, visibility),
                     "full_text_visible": full,
                 }
             )
@@ -111,7 +111,7 @@ class AdHocMatchApi(APIView):
                 "score": c.score,
                 "candidate": _candidate(c.obj, "result", request),
                 "components": c.components,
-                "explanation": _explanation(explanation),
+                "explanation": explanation_for_viewer(explanation, NeedVisibility.FULL),
             }
             for c, explanation in ranked
         ]

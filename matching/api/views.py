@@ -61,6 +61,7 @@ from matching.api.serializers import (
     ResultOutputSerializer,
 )
 from matching.models import CapabilityProfile, CoopMode, Need, Result
+from matching.projections import need_fields
 from matching.selectors import NeedVisibility
 
 # --- throttling, pagination, rendering --------------------------------------------------------------
@@ -390,13 +391,6 @@ class NeedViewSet(_NeedQuerysetMixin, viewsets.GenericViewSet):
 # --- export -----------------------------------------------------------------------------------------
 
 EXPORT_LIMIT = 10000
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _safe(value) -> str:
-    """Text that a spreadsheet will not run as a formula (CSV injection)."""
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(_FORMULA_START) else text
 
 
 def _label(choices, value) -> str:
@@ -412,40 +406,42 @@ def need_export_rows(needs, *, member_ids: set[int]):
     header = ["uuid", "可见范围", "发布机构", "发布时间", *[c.header for c in columns]]
     yield header
     for need in needs:
-        full = need.viewer_visibility >= NeedVisibility.FULL
+        # Only the columns of the fields this viewer's level shows (matching.projections).
+        shown = need_fields(NeedVisibility(need.viewer_visibility))
+        full = "description" in shown
+        published = timezone.localtime(need.published_at).isoformat() if need.published_at else ""
         values = {
             "title": need.title,
             "summary": need.summary,
             "field": need.field.code,
             "region": need.region.name if need.region else "",
             "status": _label(Need.Status.choices, need.status),
+            "external_ref": need.external_ref if need.organization_id in member_ids else "",
+            "description": need.description,
+            "scenario": need.scenario,
+            "industry_chain": need.industry_chain,
+            "budget_min": need.budget_min,
+            "budget_max": need.budget_max,
+            "funding_mode": _label(Need.FundingMode.choices, need.funding_mode),
+            "coop_modes": ";".join(_label(CoopMode.choices, m) for m in need.coop_modes),
+            "trl_min": need.trl_min,
+            "deadline": need.deadline.isoformat() if need.deadline else "",
+            "contact_name": need.contact_name,
+            "contact_phone": need.contact_phone,
+            "contact_email": need.contact_email,
+            "confidentiality": _label(Need.Confidentiality.choices, need.confidentiality),
+            "terms": need.terms,
+            "indicators": importers.indicator_cell(need) if "indicators" in shown else "",
+            "organization": need.organization.name,
+            "published_at": published,
         }
-        if full:
-            values |= {
-                "external_ref": need.external_ref if need.organization_id in member_ids else "",
-                "description": need.description,
-                "scenario": need.scenario,
-                "industry_chain": need.industry_chain,
-                "budget_min": need.budget_min,
-                "budget_max": need.budget_max,
-                "funding_mode": _label(Need.FundingMode.choices, need.funding_mode),
-                "coop_modes": ";".join(_label(CoopMode.choices, m) for m in need.coop_modes),
-                "trl_min": need.trl_min,
-                "deadline": need.deadline.isoformat() if need.deadline else "",
-                "contact_name": need.contact_name,
-                "contact_phone": need.contact_phone,
-                "contact_email": need.contact_email,
-                "confidentiality": _label(Need.Confidentiality.choices, need.confidentiality),
-                "terms": need.terms,
-                "indicators": importers.indicator_cell(need),
-            }
-        published = timezone.localtime(need.published_at).isoformat() if need.published_at else ""
+        shown_values = {key: value for key, value in values.items() if key in shown}
         yield [
             str(need.uuid),
             "全文" if full else "摘要",
-            need.organization.name if full else "",
-            published if full else "",
-            *[_safe(values.get(c.key, "")) for c in columns],
+            shown_values.get("organization", ""),
+            shown_values.get("published_at", ""),
+            *[shown_values.get(c.key, "") for c in columns],
         ]
 
 

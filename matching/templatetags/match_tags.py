@@ -2,6 +2,8 @@ from django import template
 from django.urls import NoReverseMatch, reverse
 
 from matching import match_selectors
+from matching.projections import explanation_for_viewer, need_shows
+from matching.selectors import NeedVisibility
 
 register = template.Library()
 
@@ -36,3 +38,15 @@ def result_matched_needs(context, result):
             result=result, user=context["request"].user
         ),
     }
+
+
+@register.filter
+def explanation_for(match, visibility) -> dict:
+    """``match``'s explanation as far as a viewer at ``visibility`` may read its need."""
+    return explanation_for_viewer(match.explanation, NeedVisibility(int(visibility)))
+
+
+@register.filter
+def need_shows_field(visibility, field: str) -> bool:
+    """Whether a viewer at ``visibility`` may read the need field ``field``."""
+    return need_shows(NeedVisibility(int(visibility)), field)
