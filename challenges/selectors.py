@@ -31,6 +31,7 @@ from challenges.models import (
     Score,
 )
 from matching.models import Need, NeedAccess, Patent, Result
+from matching.projections import need_shows
 from matching.selectors import NeedVisibility, need_visibility
 
 logger = logging.getLogger(__name__)
@@ -153,7 +154,8 @@ class ChallengePublic:
 def challenge_public_fields(*, challenge: Challenge, visibility: NeedVisibility) -> ChallengePublic:
     full = visibility >= NeedVisibility.FULL
     status = challenge_shown_status(challenge)
-    enterprise = challenge.organization.name if full else None
+    # The enterprise is the need's organization: shown where the need's projection shows it.
+    enterprise = challenge.organization.name if need_shows(visibility, "organization") else None
     return ChallengePublic(
         uuid=str(challenge.uuid),
         url=challenge.get_absolute_url(),

@@ -779,3 +779,127 @@ def test_text_caps_are_enforced_by_the_services_too():
     assert "technical_approach" in exc.value.message_dict
     assert bid.indicator_responses.get(indicator=indicator).approach == "包覆改性"
     assert Challenge._meta.get_field("title").max_length <= TITLE
+
+
+# --- the challenge matrix: every challenge route, for every viewer below FULL --------------------------
+
+SECRET_DESCRIPTION = "机密问题描述XRAY"
+SECRET_BUDGET = "97531"
+
+
+@pytest.fixture
+def summary_world():
+    """Two challenges of a summary-public need of ENTERPRISE_NAME: one open with a bid (and an
+    unconfirmed consortium place), one awarded and in progress (assignment, contract milestones)."""
+    enterprise = OrganizationFactory(name=ENTERPRISE_NAME)
+
+    def need():
+        return NeedFactory(
+            organization=enterprise,
+            confidentiality=Need.Confidentiality.SUMMARY,
+            summary="只公开这段摘要",
+            description=SECRET_DESCRIPTION,
+            budget_max=Decimal(SECRET_BUDGET),
+        )
+
+    open_ = ChallengeFactory(need=need(), allow_consortium=True)
+    bid, stranger, stranger_user = _consortium_bid(open_)
+    running = ChallengeFactory(need=need())
+    won = BidFactory(challenge=running)
+    assignment = _award(running, [won], [won], [88])
+    services.challenge_start(challenge=running, actor=running.created_by)
+    from challenges.models import ContractMilestone
+
+    cm = ContractMilestone.objects.filter(contract__challenge=running).first()
+    from tests.factories import MatchFactory
+
+    kwargs = {
+        "challenge": {"uuid": open_.uuid},
+        "running": {"uuid": running.uuid},
+        "bid": {"uuid": bid.uuid},
+        "assignment": {"uuid": assignment.uuid},
+        "milestone": {"uuid": cm.uuid},
+    }
+    routes = {
+        "challenges:list": {},
+        "challenges:mine": {},
+        "challenges:create": {"need_uuid": open_.need.uuid},
+        "challenges:invite-from-match": {"match_id": MatchFactory(need=open_.need).pk},
+        "challenges:bid-attachment": {"uuid": bid.uuid, "attachment_uuid": bid.uuid},
+        "challenges:consortium-confirm": {"pk": bid.members.get(is_lead=False).pk},
+        "challenges:review-recuse": {"uuid": running.uuid, "assignment_uuid": assignment.uuid},
+        "api:challenge-expert-recuse": {"uuid": running.uuid, "assignment_uuid": assignment.uuid},
+        "api:challenge-list": {},
+        "api:challenge-mine": {},
+        "api:bid-list": {},
+        "api:review-list": {},
+    }
+    for name in (
+        "detail edit publish cancel start invite bids bids-export review-manage award "
+        "downselect bid-edit"
+    ).split():
+        routes[f"challenges:{name}"] = kwargs["challenge"]
+    for name in ("execution",):
+        routes[f"challenges:{name}"] = kwargs["running"]
+    for name in "detail publish close-bidding cancel award start downselect bids experts".split():
+        routes[f"api:challenge-{name}"] = kwargs["challenge"]
+    for name in ("ranking", "contracts"):
+        routes[f"api:challenge-{name}"] = kwargs["running"]
+    for name in "bid-detail bid-submit bid-withdraw bid-attachment-add".split():
+        routes[f"challenges:{name}"] = kwargs["bid"]
+    for name in "detail submit withdraw confirm".split():
+        routes[f"api:bid-{name}"] = kwargs["bid"]
+    routes["challenges:review"] = kwargs["assignment"]
+    routes["api:review-scores"] = kwargs["assignment"]
+    routes["api:review-submit"] = kwargs["assignment"]
+    for name in ("challenges:milestone-submit", "challenges:milestone-decide"):
+        routes[name] = kwargs["milestone"]
+    for name in ("submit", "accept", "reject"):
+        routes[f"api:milestone-{name}"] = kwargs["milestone"]
+    invited = OrganizationFactory()
+    services.challenge_invite(challenge=open_, organization=invited, actor=open_.created_by)
+    viewers = {
+        "anonymous": None,
+        "outsider": member_of(OrganizationFactory()),
+        "unconfirmed member": stranger_user,
+        "invited": member_of(invited),
+        "unassigned expert": ExpertProfileFactory().user,
+    }
+    return {"open": open_, "running": running, "routes": routes, "viewers": viewers}
+
+
+def test_every_challenge_route_is_in_the_matrix(summary_world):
+    from django.urls import get_resolver
+
+    from tests.test_read_matrix import CHALLENGE_PREFIXES, _route_names
+
+    routes = {
+        name
+        for name in _route_names(get_resolver().url_patterns)
+        if name.startswith(CHALLENGE_PREFIXES)
+    }
+    assert routes == set(summary_world["routes"])
+
+
+@pytest.mark.parametrize(
+    "viewer", ["anonymous", "outsider", "unconfirmed member", "invited", "unassigned expert"]
+)
+def test_no_challenge_route_shows_a_summary_viewer_the_enterprise_or_the_need(
+    client, summary_world, viewer
+):
+    user = summary_world["viewers"][viewer]
+    if user is not None:
+        client.force_login(user)
+    shown = 0
+    for name, kwargs in summary_world["routes"].items():
+        response = client.get(reverse(name, kwargs=kwargs))
+        body = b"".join(response) if response.streaming else response.content
+        text = body.decode("utf-8", "replace")
+        assert ENTERPRISE_NAME not in text, (viewer, name)
+        assert SECRET_DESCRIPTION not in text and SECRET_BUDGET not in text, (viewer, name)
+        shown += response.status_code == 200 and summary_world["open"].title in text
+    # Not vacuous: the list and detail pages did show the challenge to everyone logged in.
+    assert shown >= (1 if user is None else 3)
+    # ... and its enterprise sees its own name there.
+    client.force_login(summary_world["open"].created_by)
+    assert ENTERPRISE_NAME in client.get(summary_world["open"].get_absolute_url()).content.decode()
