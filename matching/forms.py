@@ -141,6 +141,8 @@ class NeedForm(_ServiceModelForm):
 
 
 class IndicatorForm(forms.Form):
+    # The indicator a row edits, so it is updated in place (bids answer it by id).
+    id = forms.IntegerField(required=False, widget=forms.HiddenInput)
     name = forms.CharField(label=_("指标"), required=False, max_length=64)
     operator = forms.ChoiceField(
         label=_("关系"),

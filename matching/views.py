@@ -50,7 +50,7 @@ from taxonomy.models import Field
 
 PAGE_SIZE = 20
 EXPORT_LIMIT = 5000
-INDICATOR_KEYS = ("name", "operator", "target", "target_max", "unit")
+INDICATOR_KEYS = ("id", "name", "operator", "target", "target_max", "unit")
 PATENT_KEYS = ("number", "kind", "status", "title")
 
 

@@ -83,6 +83,10 @@ def _coop_modes(**kwargs) -> serializers.ListField:
 
 
 class IndicatorInputSerializer(serializers.Serializer):
+    id = serializers.IntegerField(
+        required=False,
+        help_text=_("要修改的指标的 id（见需求详情）；省略时按内容、名称和顺序对应。"),
+    )
     name = serializers.CharField(max_length=64)
     operator = serializers.ChoiceField(
         choices=NeedIndicator.Operator.choices, default=NeedIndicator.Operator.GE
@@ -95,7 +99,7 @@ class IndicatorInputSerializer(serializers.Serializer):
 class IndicatorOutputSerializer(serializers.ModelSerializer):
     class Meta:
         model = NeedIndicator
-        fields = ["name", "operator", "target", "target_max", "unit"]
+        fields = ["id", "name", "operator", "target", "target_max", "unit"]
 
 
 class NeedInputSerializer(serializers.Serializer):

