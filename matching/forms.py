@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from accounts.forms import ServiceErrorsMixin
+from core.text import NUL_MESSAGE
 from matching import services
 from matching.models import CapabilityProfile, CoopMode, Need, NeedIndicator, Patent, Result
 from taxonomy.models import Field, Region
@@ -278,7 +279,12 @@ STAGE_CHOICES = [
 
 
 class ListFilterForm(forms.Form):
-    q = forms.CharField(label=_("关键词"), required=False, max_length=100)
+    q = forms.CharField(
+        label=_("关键词"),
+        required=False,
+        max_length=100,
+        error_messages={"null_characters_not_allowed": NUL_MESSAGE},
+    )
     field = forms.ChoiceField(label=_("技术领域"), required=False)
     region = forms.ModelChoiceField(
         label=_("地区"), queryset=Region.objects.all(), required=False, empty_label=_("不限")

@@ -263,6 +263,12 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # DRF's parsers, refusing text the database cannot store (NUL, lone surrogates) with a 400.
+    "DEFAULT_PARSER_CLASSES": [
+        "core.api.JSONParser",
+        "core.api.FormParser",
+        "core.api.MultiPartParser",
+    ],
     "DEFAULT_FILTER_BACKENDS": [
         "django_filters.rest_framework.DjangoFilterBackend",
         "rest_framework.filters.OrderingFilter",

@@ -6,6 +6,7 @@ capped. Each test drives the web pages or the API, then checks the rows."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import pytest
 from django.db.models import ProtectedError
@@ -15,7 +16,7 @@ from rest_framework.test import APIClient
 from accounts.services import api_token_create
 from challenges.models import BidIndicatorResponse, ChallengeMilestone
 from matching import services
-from matching.models import Need
+from matching.models import CapabilityProfile, Need
 from tests.factories import (
     BidFactory,
     ChallengeFactory,
@@ -226,3 +227,112 @@ def test_draft_challenge_without_bids_does_not_freeze_indicators(cast):
     services.need_update(need=need, actor=cast.owner, data={}, indicators=rows[:1])
     assert list(challenge.indicators.values_list("id", flat=True)) == [first.pk]
     assert list(need.indicators.values_list("id", flat=True)) == [first.pk]
+
+
+# --- #12 text the database cannot store ---------------------------------------------------------
+
+NUL = "锂\x00电池"
+SURROGATE = "锂\ud800电池"
+
+
+@pytest.mark.parametrize("url", [NEEDS, RESULTS, EXPORT])
+def test_web_search_with_nul_byte_is_400_with_message(client, url):
+    taxonomy()
+    response = client.get(url, {"q": NUL})
+    assert response.status_code == 400
+    assert "空字符" in response.content.decode()
+
+
+def test_api_capability_create_multipart_with_nul_is_400_and_writes_nothing(cast):
+    taxonomy()
+    client = api(cast.outsider)
+    for data in (
+        {"title": NUL, "description": "能力", "fields": ["new_energy.batteries"]},
+        {"title": "能力", "description": "能力", "fields": ["new_energy\x00.batteries"]},
+        {"title": "能力", "description": "能力", "team": NUL},
+    ):
+        response = client.post("/api/v1/capabilities/", data, format="multipart")
+        assert response.status_code == 400, response.content
+        assert "空字符" in json.dumps(response.json(), ensure_ascii=False)
+    assert not CapabilityProfile.objects.exists()
+
+
+@pytest.mark.parametrize("method", ["put", "patch"])
+@pytest.mark.parametrize(
+    "field, value",
+    [("title", NUL), ("field", "new_energy.batteries\x00"), ("region", "江苏\x00省")],
+)
+def test_api_need_update_multipart_with_nul_is_400_and_changes_nothing(cast, method, field, value):
+    _top, sub, _region = taxonomy()
+    need = NeedFactory(organization=cast.org, created_by=cast.owner, field=sub)
+    title = need.title
+    data = {
+        "title": "新名称",
+        "description": "新的描述",
+        "field": "new_energy.batteries",
+        field: value,
+    }
+    response = getattr(api(cast.owner), method)(
+        f"/api/v1/needs/{need.uuid}/", data, format="multipart"
+    )
+    assert response.status_code == 400, response.content
+    assert field in response.json()
+    assert "空字符" in json.dumps(response.json(), ensure_ascii=False)
+    need.refresh_from_db()
+    assert need.title == title
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"description": SURROGATE},
+        {"indicators": [{"name": SURROGATE, "target": "1"}]},
+        {"coop_modes": [SURROGATE]},
+        {"region": SURROGATE},
+    ],
+)
+def test_api_json_with_lone_surrogate_is_400_and_changes_nothing(cast, payload):
+    _top, sub, _region = taxonomy()
+    need = NeedFactory(organization=cast.org, created_by=cast.owner, field=sub)
+    body = json.dumps(payload)  # ASCII escapes: "\ud800" stays a lone surrogate once parsed
+    response = api(cast.owner).generic(
+        "PATCH", f"/api/v1/needs/{need.uuid}/", body, content_type="application/json"
+    )
+    assert response.status_code == 400, response.content
+    assert set(response.json()) == set(payload)
+    need.refresh_from_db()
+    assert need.description.startswith("我司高镍三元电池")
+
+
+def test_api_bulk_import_with_nul_reports_the_row(cast):
+    taxonomy()
+    item = {
+        "external_ref": "N-1",
+        "title": "需求",
+        "description": "描述",
+        "field": "new_energy.batteries\x00",
+    }
+    response = api(cast.owner).post("/api/v1/needs/bulk/", [item], format="json")
+    assert response.status_code == 400
+    assert response.json()["rows"][0]["field"] == "field"
+    assert not Need.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "url, params",
+    [
+        ("/api/v1/needs/", {"q": NUL}),
+        ("/api/v1/needs/", {"field": "new_energy\x00"}),
+        ("/api/v1/needs/", {"region": "江苏\x00"}),
+        ("/api/v1/needs/export.csv", {"q": NUL}),
+        ("/api/v1/results/", {"q": NUL}),
+        ("/api/v1/results/", {"region": "江苏\x00"}),
+        ("/api/v1/capabilities/", {"q": NUL}),
+        ("/api/v1/capabilities/", {"field": "x\x00"}),
+    ],
+)
+def test_api_query_parameters_with_nul_are_400(cast, url, params):
+    taxonomy()
+    response = api(cast.outsider).get(url, params)
+    assert response.status_code == 400, response.content
+    assert "空字符" in json.dumps(response.json(), ensure_ascii=False)

@@ -157,8 +157,40 @@ def _split_data(validated: dict, rows_key: str) -> tuple[dict, list | None]:
     return data, rows
 
 
-def _bulk_response(run, items: list, item_serializer, rows_key: str) -> Response:
+def _bulk_rejected(errors: list[importers.RowError]) -> Response:
+    body = {
+        "detail": _("有%(n)d处错误，没有导入任何记录。") % {"n": len(errors)},
+        "rows": [
+            {"row": e.row, "field": e.field or e.column, "message": e.message, "text": str(e)}
+            for e in errors
+        ],
+    }
+    return Response(body, status=status.HTTP_400_BAD_REQUEST)
+
+
+def _bulk_items(request) -> list | Response:
+    """The submitted array; text the database cannot store, refused when the body is parsed
+    (``core.api``), is reported like any other row error."""
+    try:
+        return request.data
+    except exceptions.ValidationError as exc:
+        if not isinstance(exc.detail, list):
+            raise
+        return _bulk_rejected(
+            [
+                importers.RowError(row=number, column=key, message=str(message), field=key)
+                for number, item in enumerate(exc.detail, start=1)
+                for key, messages in item.items()
+                for message in messages
+            ]
+        )
+
+
+def _bulk_response(run, request, item_serializer, rows_key: str) -> Response:
     """Validate every item, then import all or nothing via ``run`` (an ``importers.import_*``)."""
+    items = _bulk_items(request)
+    if isinstance(items, Response):
+        return items
     if not isinstance(items, list):
         raise exceptions.ValidationError({"non_field_errors": [_("请提交一个 JSON 数组。")]})
     if not items:
@@ -192,14 +224,7 @@ def _bulk_response(run, items: list, item_serializer, rows_key: str) -> Response
     try:
         report = run(rows=rows, column_name=importers.json_column_name)
     except importers.ImportRejected as exc:
-        body = {
-            "detail": _("有%(n)d处错误，没有导入任何记录。") % {"n": len(exc.errors)},
-            "rows": [
-                {"row": e.row, "field": e.field or e.column, "message": e.message, "text": str(e)}
-                for e in exc.errors
-            ],
-        }
-        return Response(body, status=status.HTTP_400_BAD_REQUEST)
+        return _bulk_rejected(exc.errors)
     return Response(
         {
             "created": report.created,
@@ -385,7 +410,7 @@ class NeedViewSet(_NeedQuerysetMixin, viewsets.GenericViewSet):
         def run(**kwargs):
             return importers.import_needs(actor=request.user, organization=organization, **kwargs)
 
-        return _bulk_response(run, request.data, NeedBulkItemInputSerializer, "indicators")
+        return _bulk_response(run, request, NeedBulkItemInputSerializer, "indicators")
 
 
 # --- export -----------------------------------------------------------------------------------------
@@ -630,7 +655,7 @@ class ResultViewSet(
         def run(**kwargs):
             return importers.import_results(actor=request.user, organization=organization, **kwargs)
 
-        return _bulk_response(run, request.data, ResultBulkItemInputSerializer, "patents")
+        return _bulk_response(run, request, ResultBulkItemInputSerializer, "patents")
 
 
 # --- capability profiles ----------------------------------------------------------------------------
