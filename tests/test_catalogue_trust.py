@@ -7,8 +7,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import threading
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from django.db import connections
 from django.db.models import ProtectedError
 from django.urls import reverse
 from rest_framework.test import APIClient
@@ -336,3 +341,56 @@ def test_api_query_parameters_with_nul_are_400(cast, url, params):
     response = api(cast.outsider).get(url, params)
     assert response.status_code == 400, response.content
     assert "空字符" in json.dumps(response.json(), ensure_ascii=False)
+
+
+# --- #13 one rate per user, counted atomically ----------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_parallel_requests_with_two_tokens_of_one_user_get_exactly_the_rate(
+    cast, live_server, settings
+):
+    rate = 7
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {
+            "user": f"{rate}/minute",
+            "anon": "100/minute",
+            "bulk": "1/hour",
+        },
+    }
+    keys = [api_token_create(user=cast.owner, name=f"令牌{n}")[1] for n in range(2)]
+    start = threading.Barrier(16)
+
+    def call(n: int) -> tuple[int, str | None]:
+        request = urllib.request.Request(
+            f"{live_server.url}/api/v1/capabilities/",
+            headers={"Authorization": f"Token {keys[n % 2]}"},
+        )
+        start.wait()
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return response.status, None
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.headers.get("Retry-After")
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        outcomes = list(pool.map(call, range(32)))
+    statuses = [code for code, _retry in outcomes]
+    assert statuses.count(200) == rate, statuses
+    assert statuses.count(429) == 32 - rate
+    assert all(int(retry) >= 1 for code, retry in outcomes if code == 429)
+
+
+def test_bulk_rate_is_per_user_not_per_token(cast, settings):
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {"user": "100/minute", "anon": "100/minute", "bulk": "1/hour"},
+    }
+    first, second = api(cast.owner), api(cast.owner)
+    assert first.post("/api/v1/needs/bulk/", [], format="json").status_code == 400  # counted
+    response = second.post("/api/v1/needs/bulk/", [], format="json")
+    assert response.status_code == 429
+    assert int(response["Retry-After"]) > 0

@@ -6,10 +6,10 @@ may not know about is absent from lists and 404 on detail; a need the caller see
 shows its summary fields only (title, field, region, summary, status). Writing to a visible record
 of another organization is 403.
 
-Rates (``REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]``, set by the ``API_THROTTLE_*`` environment):
-every call counts against its API token (``user``: 600/minute by default; session users against the
-user); the bulk endpoints also against ``bulk`` (60/hour by default). Over the limit: 429 with
-``Retry-After``.
+Rates (``REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]``, set by the ``API_THROTTLE_*`` environment),
+counted atomically in Redis by ``core.throttling``: every call counts against its user, whichever
+token or session it comes with (``user``: 600/minute by default); the bulk endpoints also against
+``bulk`` (60/hour by default). Over the limit: 429 with ``Retry-After``.
 """
 
 from __future__ import annotations
@@ -37,12 +37,11 @@ from rest_framework.decorators import action
 from rest_framework.pagination import CursorPagination
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
-from rest_framework.settings import api_settings
-from rest_framework.throttling import UserRateThrottle
 
-from accounts.models import ApiToken, Organization
+from accounts.models import Organization
 from accounts.selectors import member_org_ids, user_acts_for
 from core.spreadsheet import csv_writer
+from core.throttling import UserRateThrottle
 from matching import importers, services
 from matching.api import selectors
 from matching.api.filters import CapabilityFilter, NeedFilter, ResultFilter
@@ -67,34 +66,14 @@ from matching.selectors import NeedVisibility
 # --- throttling, pagination, rendering --------------------------------------------------------------
 
 
-class TokenRateThrottle(UserRateThrottle):
-    """``user`` rate per API token (each integration has its own budget); per user for session
-    logins. The rate is read per request so settings overrides apply."""
-
-    scope = "user"
-    default_rate = "600/minute"
-
-    def get_rate(self) -> str:
-        return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope) or self.default_rate
-
-    def get_cache_key(self, request, view) -> str:
-        if isinstance(request.auth, ApiToken):
-            ident = f"token-{request.auth.pk}"
-        elif request.user and request.user.is_authenticated:
-            ident = f"user-{request.user.pk}"
-        else:
-            ident = f"anon-{self.get_ident(request)}"
-        return self.cache_format % {"scope": self.scope, "ident": ident}
-
-
-class BulkRateThrottle(TokenRateThrottle):
-    """Bulk imports write up to thousands of rows: a separate, lower ``bulk`` rate."""
+class BulkRateThrottle(UserRateThrottle):
+    """Bulk imports write up to thousands of rows: a separate, lower ``bulk`` rate per user."""
 
     scope = "bulk"
     default_rate = "60/hour"
 
 
-THROTTLES = [TokenRateThrottle]
+THROTTLES = [UserRateThrottle]
 
 
 class NewestFirstCursorPagination(CursorPagination):
@@ -399,7 +378,7 @@ class NeedViewSet(_NeedQuerysetMixin, viewsets.GenericViewSet):
     @action(
         detail=False,
         methods=["post"],
-        throttle_classes=[TokenRateThrottle, BulkRateThrottle],
+        throttle_classes=[UserRateThrottle, BulkRateThrottle],
         filter_backends=[],
         pagination_class=None,
     )
@@ -644,7 +623,7 @@ class ResultViewSet(
     @action(
         detail=False,
         methods=["post"],
-        throttle_classes=[TokenRateThrottle, BulkRateThrottle],
+        throttle_classes=[UserRateThrottle, BulkRateThrottle],
         filter_backends=[],
         pagination_class=None,
     )
