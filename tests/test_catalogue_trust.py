@@ -5,6 +5,8 @@ capped. Each test drives the web pages or the API, then checks the rows."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import datetime as dt
 import json
 import threading
@@ -16,6 +18,7 @@ import pytest
 from django.db import connections
 from django.db.models import ProtectedError
 from django.urls import reverse
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts.services import api_token_create
@@ -394,3 +397,62 @@ def test_bulk_rate_is_per_user_not_per_token(cast, settings):
     response = second.post("/api/v1/needs/bulk/", [], format="json")
     assert response.status_code == 429
     assert int(response["Retry-After"]) > 0
+
+
+# --- #14 opaque cursors -------------------------------------------------------------------------------
+
+
+def _decoded(cursor: str) -> str:
+    text = cursor
+    for decode in (base64.b64decode, base64.urlsafe_b64decode):
+        try:
+            text += decode(cursor + "=" * (-len(cursor) % 4)).decode("latin-1")
+        except (binascii.Error, ValueError):
+            pass
+    return text
+
+
+@pytest.mark.parametrize("ordering", ["", "published", "-created_at", "created_at"])
+def test_cursor_does_not_carry_dates_of_summary_public_needs(cast, ordering):
+    _top, sub, _region = taxonomy()
+    stamps = [
+        timezone.make_aware(dt.datetime(2025, 3, day, 10, 11, 12, 345678)) for day in (4, 5, 6)
+    ]
+    for n, stamp in enumerate(stamps):
+        need = NeedFactory(
+            organization=cast.org,
+            created_by=cast.owner,
+            field=sub,
+            title=f"摘要公开需求{n}",
+            confidentiality=Need.Confidentiality.SUMMARY,
+            published_at=stamp,
+        )
+        Need.objects.filter(pk=need.pk).update(created_at=stamp)
+    client = api(cast.outsider)
+    url = "/api/v1/needs/?page_size=1" + (f"&ordering={ordering}" if ordering else "")
+    seen = []
+    while url:
+        page = client.get(url).json()
+        seen += [item["title"] for item in page["results"]]
+        for link in (page["next"], page["previous"]):
+            if link:
+                cursor = link.split("cursor=")[1].split("&")[0]
+                text = _decoded(urllib.request.unquote(cursor))
+                for stamp in stamps:
+                    for shown in (stamp.isoformat(), f"{stamp:%Y-%m-%d}", f"{stamp:%H:%M:%S}"):
+                        assert shown not in text
+                    assert "p=" not in text
+        url = page["next"]
+    assert sorted(seen) == ["摘要公开需求0", "摘要公开需求1", "摘要公开需求2"]
+
+
+def test_tampered_cursor_is_404_not_500(cast):
+    _top, sub, _region = taxonomy()
+    for n in range(3):
+        NeedFactory(organization=cast.org, created_by=cast.owner, field=sub, title=f"需求{n}")
+    client = api(cast.outsider)
+    forged = base64.b64encode(b"p=2025-01-01+00%3A00%3A00%2B00%3A00").decode()
+    for cursor in (forged, "not-a-cursor", "\x00", "a" * 500):
+        response = client.get("/api/v1/needs/", {"cursor": cursor})
+        assert response.status_code == 404, (cursor, response.status_code)
+        assert "无效的游标" in response.json()["detail"]

@@ -15,11 +15,15 @@ token or session it comes with (``user``: 600/minute by default); the bulk endpo
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Callable
+from urllib.parse import parse_qs, urlencode
 
+from django.core.cache import cache
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import HttpResponse
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _l
 from django.utils.translation import override
@@ -34,9 +38,10 @@ from drf_spectacular.utils import (
 )
 from rest_framework import exceptions, filters, generics, mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.pagination import CursorPagination
+from rest_framework.pagination import Cursor, CursorPagination
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
+from rest_framework.utils.urls import replace_query_param
 
 from accounts.models import Organization
 from accounts.selectors import member_org_ids, user_acts_for
@@ -76,7 +81,51 @@ class BulkRateThrottle(UserRateThrottle):
 THROTTLES = [UserRateThrottle]
 
 
-class NewestFirstCursorPagination(CursorPagination):
+class OpaqueCursorPagination(CursorPagination):
+    """DRF's cursor pagination with opaque cursors. DRF puts the position in the cursor in clear
+    (base64 of ``p=<value of the ordering field>``): for a summary-public need listed by publication
+    or creation time, that is a date the viewer may not see. Here the cursor is an HMAC of that
+    position, which stays on the server (the cache, for ``cursor_ttl`` after its last use); an
+    unknown, expired or malformed cursor is 404 with ``invalid_cursor_message``."""
+
+    invalid_cursor_message = _l("无效的游标（可能已过期），请从第一页重新开始。")
+    cursor_ttl = 24 * 3600
+    _token = re.compile(r"[0-9a-f]{32}")
+
+    @staticmethod
+    def _cache_key(token: str) -> str:
+        return f"api-cursor:{token}"
+
+    def encode_cursor(self, cursor: Cursor) -> str:
+        tokens = {}
+        if cursor.offset:
+            tokens["o"] = str(cursor.offset)
+        if cursor.reverse:
+            tokens["r"] = "1"
+        if cursor.position is not None:
+            tokens["p"] = cursor.position
+        clear = urlencode(tokens)
+        token = salted_hmac("matching.api.cursor", clear, algorithm="sha256").hexdigest()[:32]
+        cache.set(self._cache_key(token), clear, self.cursor_ttl)
+        return replace_query_param(self.base_url, self.cursor_query_param, token)
+
+    def decode_cursor(self, request) -> Cursor | None:
+        token = request.query_params.get(self.cursor_query_param)
+        if token is None:
+            return None
+        clear = cache.get(self._cache_key(token)) if self._token.fullmatch(token) else None
+        if clear is None:
+            raise exceptions.NotFound(self.invalid_cursor_message)
+        tokens = parse_qs(clear, keep_blank_values=True)
+        offset = int(tokens.get("o", ["0"])[0])
+        return Cursor(
+            offset=min(offset, self.offset_cutoff),
+            reverse=tokens.get("r", ["0"])[0] == "1",
+            position=tokens.get("p", [None])[0],
+        )
+
+
+class NewestFirstCursorPagination(OpaqueCursorPagination):
     """Stable under inserts. ``ordering`` (``published``, ``created_at``, ``title``, ``-`` for
     descending) picks the order; ``published`` is the publication time, or creation for drafts."""
 
