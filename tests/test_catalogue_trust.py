@@ -24,7 +24,7 @@ from rest_framework.test import APIClient
 from accounts.services import api_token_create
 from challenges.models import BidIndicatorResponse, ChallengeMilestone
 from matching import services
-from matching.models import CapabilityProfile, Need
+from matching.models import CapabilityProfile, Need, NeedAccess
 from tests.factories import (
     BidFactory,
     ChallengeFactory,
@@ -456,3 +456,27 @@ def test_tampered_cursor_is_404_not_500(cast):
         response = client.get("/api/v1/needs/", {"cursor": cursor})
         assert response.status_code == 404, (cursor, response.status_code)
         assert "无效的游标" in response.json()["detail"]
+
+
+# --- #15 the dashboard re-checks visibility ------------------------------------------------------
+
+
+def test_dashboard_drops_request_for_need_switched_to_private(client, cast):
+    _top, sub, _region = taxonomy()
+    need = NeedFactory(
+        organization=cast.org,
+        created_by=cast.owner,
+        field=sub,
+        title="保密需求标题",
+        confidentiality=Need.Confidentiality.SUMMARY,
+    )
+    services.need_access_request(
+        need=need, actor=cast.outsider, organization=cast.other_org, accept_terms=True
+    )
+    client.force_login(cast.outsider)
+    page = client.get(DASHBOARD).content.decode()
+    assert "保密需求标题" in page
+    assert cast.org.name not in page  # summary-only: the enterprise is not named either
+    services.need_update(need=need, actor=cast.owner, data={"confidentiality": "private"})
+    assert NeedAccess.objects.filter(need=need).exists()
+    assert "保密需求标题" not in client.get(DASHBOARD).content.decode()
