@@ -144,7 +144,9 @@ class NeedForm(_ServiceModelForm):
 class IndicatorForm(forms.Form):
     # The indicator a row edits, so it is updated in place (bids answer it by id).
     id = forms.IntegerField(required=False, widget=forms.HiddenInput)
-    name = forms.CharField(label=_("指标"), required=False, max_length=64)
+    name = forms.CharField(
+        label=_("指标"), required=False, max_length=NeedIndicator._meta.get_field("name").max_length
+    )
     operator = forms.ChoiceField(
         label=_("关系"),
         choices=NeedIndicator.Operator.choices,
@@ -228,7 +230,9 @@ class PatentForm(forms.Form):
         required=False,
         initial=Patent.Status.PENDING,
     )
-    title = forms.CharField(label=_("名称"), required=False, max_length=120)
+    title = forms.CharField(
+        label=_("名称"), required=False, max_length=Patent._meta.get_field("title").max_length
+    )
 
 
 PatentFormSet = forms.formset_factory(PatentForm, extra=1, can_delete=True, max_num=50)

@@ -418,6 +418,7 @@ def validate_indicator_rows(rows: Iterable[dict]) -> list[str]:
 def _clean_patent_rows(rows: Iterable[dict]) -> tuple[list[Patent], list[str]]:
     kinds = _choice_lookup(Patent.Kind.choices)
     statuses = _choice_lookup(Patent.Status.choices)
+    title_max = _max_length(Patent, "title")
     cleaned: list[Patent] = []
     errors: list[str] = []
     seen: set[str] = set()
@@ -449,8 +450,8 @@ def _clean_patent_rows(rows: Iterable[dict]) -> tuple[list[Patent], list[str]]:
                 if patent_number in seen:
                     row_errors.append(_("申请号“%(value)s”重复。") % {"value": patent_number})
                 seen.add(patent_number)
-        if len(values["title"]) > 120:
-            row_errors.append(_("名称不能超过120个字符。"))
+        if len(values["title"]) > title_max:
+            row_errors.append(_("名称不能超过%(max)d个字符。") % {"max": title_max})
         if row_errors:
             errors.extend(_row_error(number, message) for message in row_errors)
             continue

@@ -15,6 +15,7 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.db import connections
 from django.db.models import ProtectedError
 from django.urls import reverse
@@ -23,8 +24,9 @@ from rest_framework.test import APIClient
 
 from accounts.services import api_token_create
 from challenges.models import BidIndicatorResponse, ChallengeMilestone
+from core.limits import LONG_TEXT
 from matching import services
-from matching.models import CapabilityProfile, Need, NeedAccess
+from matching.models import CapabilityProfile, Need, NeedAccess, NeedIndicator, Result
 from tests.factories import (
     BidFactory,
     ChallengeFactory,
@@ -480,3 +482,93 @@ def test_dashboard_drops_request_for_need_switched_to_private(client, cast):
     services.need_update(need=need, actor=cast.owner, data={"confidentiality": "private"})
     assert NeedAccess.objects.filter(need=need).exists()
     assert "保密需求标题" not in client.get(DASHBOARD).content.decode()
+
+
+# --- #19 text size caps -----------------------------------------------------------------------------
+
+HUGE = "长" * 1_000_000
+
+
+def test_web_need_with_huge_description_is_a_form_error(client, cast):
+    taxonomy()
+    client.force_login(cast.owner)
+    response = client.post(reverse("matching:need-create"), need_form_data(description=HUGE))
+    assert response.status_code == 400
+    assert response.context["form"].errors["description"]
+    assert not Need.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "url, payload, field",
+    [
+        (
+            "/api/v1/needs/",
+            {"title": "需求", "description": HUGE, "field": "new_energy.batteries"},
+            "description",
+        ),
+        (
+            "/api/v1/needs/",
+            {
+                "title": "需求",
+                "description": "描述",
+                "summary": HUGE[:3000],
+                "field": "new_energy.batteries",
+            },
+            "summary",
+        ),
+        (
+            "/api/v1/results/",
+            {"title": "成果", "abstract": HUGE, "field": "new_energy.batteries", "trl": 5},
+            "abstract",
+        ),
+        ("/api/v1/capabilities/", {"title": "能力", "description": HUGE}, "description"),
+        ("/api/v1/capabilities/", {"title": "能", "description": "d", "team": HUGE}, "team"),
+    ],
+)
+def test_api_huge_text_is_400_with_field_message(cast, url, payload, field):
+    taxonomy()
+    user = cast.outsider if "needs" not in url else cast.owner
+    response = api(user).post(url, payload, format="json")
+    assert response.status_code == 400, response.content
+    assert field in response.json()
+    assert not Need.objects.exists()
+    assert not Result.objects.exists()
+    assert not CapabilityProfile.objects.exists()
+
+
+def test_text_caps_come_from_core_limits():
+    from core.limits import PARAGRAPH, TITLE
+
+    caps = {
+        (Need, "title"): TITLE,
+        (Need, "summary"): PARAGRAPH,
+        (Need, "description"): LONG_TEXT,
+        (Need, "scenario"): PARAGRAPH,
+        (Need, "terms"): LONG_TEXT,
+        (NeedIndicator, "name"): TITLE,
+        (Result, "title"): TITLE,
+        (Result, "abstract"): LONG_TEXT,
+        (Result, "team"): PARAGRAPH,
+        (CapabilityProfile, "title"): TITLE,
+        (CapabilityProfile, "description"): LONG_TEXT,
+        (CapabilityProfile, "team"): PARAGRAPH,
+        (CapabilityProfile, "equipment"): PARAGRAPH,
+        (CapabilityProfile, "past_projects"): LONG_TEXT,
+    }
+    for (model, name), cap in caps.items():
+        assert model._meta.get_field(name).max_length == cap, (model, name)
+
+
+def test_long_indicator_name_within_cap_is_saved(cast):
+    _top, sub, _region = taxonomy()
+    need = NeedFactory(organization=cast.org, created_by=cast.owner, field=sub)
+    name = "指" * 150
+    services.need_update(
+        need=need, actor=cast.owner, data={}, indicators=[{"name": name, "target": "1"}]
+    )
+    assert need.indicators.get().name == name
+    too_long = [{"name": "指" * 201, "target": "1"}]
+    with pytest.raises(ValidationError) as caught:
+        services.need_update(need=need, actor=cast.owner, data={}, indicators=too_long)
+    assert "indicators" in caught.value.message_dict
+    assert need.indicators.get().name == name
