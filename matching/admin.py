@@ -2,8 +2,11 @@
 and results go through ``matching.services`` on the site (they are audited); the admin shows them
 read-only so nobody bypasses the transition rules or the audit log."""
 
+from django import forms
 from django.contrib import admin
+from django.db import models
 
+from core.limits import TITLE
 from matching.models import (
     Attachment,
     CapabilityProfile,
@@ -16,6 +19,15 @@ from matching.models import (
     Patent,
     Result,
 )
+
+
+class LongTextAdminMixin:
+    """Text columns longer than a title (capped by ``core.limits``) edit in a text area."""
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        if isinstance(db_field, models.CharField) and (db_field.max_length or 0) > TITLE:
+            kwargs.setdefault("widget", forms.Textarea(attrs={"rows": 4}))
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
 
 
 class NeedIndicatorInline(admin.TabularInline):
@@ -42,7 +54,7 @@ class AttachmentInline(admin.TabularInline):
 
 
 @admin.register(Need)
-class NeedAdmin(admin.ModelAdmin):
+class NeedAdmin(LongTextAdminMixin, admin.ModelAdmin):
     list_display = ["title", "organization", "field", "status", "confidentiality", "published_at"]
     list_filter = ["status", "confidentiality", "field__parent"]
     search_fields = ["title", "summary", "organization__name", "external_ref"]
@@ -58,7 +70,7 @@ class PatentInline(admin.TabularInline):
 
 
 @admin.register(Result)
-class ResultAdmin(admin.ModelAdmin):
+class ResultAdmin(LongTextAdminMixin, admin.ModelAdmin):
     list_display = ["title", "organization", "field", "trl", "status", "published_at"]
     list_filter = ["status", "trl", "field__parent"]
     search_fields = ["title", "abstract", "organization__name", "external_ref"]
@@ -68,7 +80,7 @@ class ResultAdmin(admin.ModelAdmin):
 
 
 @admin.register(CapabilityProfile)
-class CapabilityProfileAdmin(admin.ModelAdmin):
+class CapabilityProfileAdmin(LongTextAdminMixin, admin.ModelAdmin):
     list_display = ["title", "organization", "is_published", "updated_at"]
     list_filter = ["is_published"]
     search_fields = ["title", "description", "organization__name"]

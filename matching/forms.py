@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from accounts.forms import ServiceErrorsMixin
+from core.text import NUL_MESSAGE
 from matching import services
 from matching.models import CapabilityProfile, CoopMode, Need, NeedIndicator, Patent, Result
 from taxonomy.models import Field, Region
@@ -141,7 +142,11 @@ class NeedForm(_ServiceModelForm):
 
 
 class IndicatorForm(forms.Form):
-    name = forms.CharField(label=_("指标"), required=False, max_length=64)
+    # The indicator a row edits, so it is updated in place (bids answer it by id).
+    id = forms.IntegerField(required=False, widget=forms.HiddenInput)
+    name = forms.CharField(
+        label=_("指标"), required=False, max_length=NeedIndicator._meta.get_field("name").max_length
+    )
     operator = forms.ChoiceField(
         label=_("关系"),
         choices=NeedIndicator.Operator.choices,
@@ -225,7 +230,9 @@ class PatentForm(forms.Form):
         required=False,
         initial=Patent.Status.PENDING,
     )
-    title = forms.CharField(label=_("名称"), required=False, max_length=120)
+    title = forms.CharField(
+        label=_("名称"), required=False, max_length=Patent._meta.get_field("title").max_length
+    )
 
 
 PatentFormSet = forms.formset_factory(PatentForm, extra=1, can_delete=True, max_num=50)
@@ -276,7 +283,12 @@ STAGE_CHOICES = [
 
 
 class ListFilterForm(forms.Form):
-    q = forms.CharField(label=_("关键词"), required=False, max_length=100)
+    q = forms.CharField(
+        label=_("关键词"),
+        required=False,
+        max_length=100,
+        error_messages={"null_characters_not_allowed": NUL_MESSAGE},
+    )
     field = forms.ChoiceField(label=_("技术领域"), required=False)
     region = forms.ModelChoiceField(
         label=_("地区"), queryset=Region.objects.all(), required=False, empty_label=_("不限")

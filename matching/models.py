@@ -15,6 +15,8 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from pgvector.django import VectorField
 
+from core.limits import LONG_TEXT, PARAGRAPH, TITLE
+
 
 class CoopMode(models.TextChoices):
     """Cooperation modes a need asks for and transfer modes a result offers."""
@@ -81,12 +83,15 @@ class Need(models.Model):
         related_name="+",
         verbose_name=_("创建人"),
     )
-    title = models.CharField(_("需求名称"), max_length=120)
-    summary = models.TextField(
-        _("公开摘要"), blank=True, help_text=_("摘要公开时，所有人只能看到名称、领域和这段摘要。")
+    title = models.CharField(_("需求名称"), max_length=TITLE)
+    summary = models.CharField(
+        _("公开摘要"),
+        max_length=PARAGRAPH,
+        blank=True,
+        help_text=_("摘要公开时，所有人只能看到名称、领域和这段摘要。"),
     )
-    description = models.TextField(_("问题描述"))
-    scenario = models.TextField(_("应用场景"), blank=True)
+    description = models.CharField(_("问题描述"), max_length=LONG_TEXT)
+    scenario = models.CharField(_("应用场景"), max_length=PARAGRAPH, blank=True)
     field = models.ForeignKey(
         "taxonomy.Field", on_delete=models.PROTECT, related_name="needs", verbose_name=_("技术领域")
     )
@@ -124,8 +129,9 @@ class Need(models.Model):
     confidentiality = models.CharField(
         _("公开方式"), max_length=8, choices=Confidentiality.choices, default=Confidentiality.PUBLIC
     )
-    terms = models.TextField(
+    terms = models.CharField(
         _("保密条款"),
+        max_length=LONG_TEXT,
         blank=True,
         help_text=_("摘要公开的需求，申请查看全文的一方须先接受这些条款。"),
     )
@@ -199,7 +205,7 @@ class NeedIndicator(models.Model):
         RANGE = "range", _("区间")
 
     need = models.ForeignKey(Need, on_delete=models.CASCADE, related_name="indicators")
-    name = models.CharField(_("指标"), max_length=64)
+    name = models.CharField(_("指标"), max_length=TITLE)
     operator = models.CharField(
         _("关系"), max_length=8, choices=Operator.choices, default=Operator.GE
     )
@@ -283,8 +289,8 @@ class Result(models.Model):
         related_name="+",
         verbose_name=_("创建人"),
     )
-    title = models.CharField(_("成果名称"), max_length=120)
-    abstract = models.TextField(_("成果简介"))
+    title = models.CharField(_("成果名称"), max_length=TITLE)
+    abstract = models.CharField(_("成果简介"), max_length=LONG_TEXT)
     keywords = ArrayField(
         models.CharField(max_length=32), default=list, blank=True, verbose_name=_("关键词")
     )
@@ -309,7 +315,7 @@ class Result(models.Model):
     price_max = models.DecimalField(
         _("意向价格上限（万元）"), max_digits=10, decimal_places=2, null=True, blank=True
     )
-    team = models.TextField(_("团队"), blank=True)
+    team = models.CharField(_("团队"), max_length=PARAGRAPH, blank=True)
     application_fields = ArrayField(
         models.CharField(max_length=64), default=list, blank=True, verbose_name=_("应用领域")
     )
@@ -373,7 +379,7 @@ class Patent(models.Model):
     status = models.CharField(
         _("法律状态"), max_length=16, choices=Status.choices, default=Status.PENDING
     )
-    title = models.CharField(_("名称"), max_length=120, blank=True)
+    title = models.CharField(_("名称"), max_length=TITLE, blank=True)
 
     class Meta:
         verbose_name = _("专利")
@@ -396,11 +402,11 @@ class CapabilityProfile(models.Model):
         related_name="capabilities",
         verbose_name=_("所属机构"),
     )
-    title = models.CharField(_("名称"), max_length=120)
-    description = models.TextField(_("研究方向与能力"))
-    team = models.TextField(_("团队"), blank=True)
-    equipment = models.TextField(_("仪器设备"), blank=True)
-    past_projects = models.TextField(_("代表性项目"), blank=True)
+    title = models.CharField(_("名称"), max_length=TITLE)
+    description = models.CharField(_("研究方向与能力"), max_length=LONG_TEXT)
+    team = models.CharField(_("团队"), max_length=PARAGRAPH, blank=True)
+    equipment = models.CharField(_("仪器设备"), max_length=PARAGRAPH, blank=True)
+    past_projects = models.CharField(_("代表性项目"), max_length=LONG_TEXT, blank=True)
     fields = models.ManyToManyField(
         "taxonomy.Field", blank=True, related_name="capabilities", verbose_name=_("技术领域")
     )

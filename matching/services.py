@@ -25,6 +25,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -340,8 +341,17 @@ def _is_number(value: str) -> bool:
     return bool(_NUMBER.match(value.replace(",", "")))
 
 
+def _max_length(model, name: str) -> int:
+    return model._meta.get_field(name).max_length
+
+
 def _clean_indicator_rows(rows: Iterable[dict]) -> tuple[list[NeedIndicator], list[str]]:
+    """Indicator rows as unsaved ``NeedIndicator``s (each with ``requested_id``: the ``id`` the
+    row names, if any) and the row errors."""
     operators = _choice_lookup(NeedIndicator.Operator.choices) | _OPERATOR_ALIASES
+    name_max = _max_length(NeedIndicator, "name")
+    target_max_length = _max_length(NeedIndicator, "target")
+    unit_max = _max_length(NeedIndicator, "unit")
     cleaned: list[NeedIndicator] = []
     errors: list[str] = []
     for number, row in enumerate(rows, start=1):
@@ -354,8 +364,8 @@ def _clean_indicator_rows(rows: Iterable[dict]) -> tuple[list[NeedIndicator], li
         operator = operators.get(values["operator"] or NeedIndicator.Operator.GE)
         if not values["name"]:
             row_errors.append(_("请填写指标名称。"))
-        elif len(values["name"]) > 64:
-            row_errors.append(_("指标名称不能超过64个字符。"))
+        elif len(values["name"]) > name_max:
+            row_errors.append(_("指标名称不能超过%(max)d个字符。") % {"max": name_max})
         if operator is None:
             row_errors.append(
                 _("关系“%(value)s”无效，应为 ≥、≤、>、<、= 或 区间。")
@@ -364,8 +374,8 @@ def _clean_indicator_rows(rows: Iterable[dict]) -> tuple[list[NeedIndicator], li
         numeric = operator not in (None, NeedIndicator.Operator.EQ)
         if not values["target"]:
             row_errors.append(_("请填写目标值。"))
-        elif len(values["target"]) > 32:
-            row_errors.append(_("目标值不能超过32个字符。"))
+        elif len(values["target"]) > target_max_length:
+            row_errors.append(_("目标值不能超过%(max)d个字符。") % {"max": target_max_length})
         elif numeric and not _is_number(values["target"]):
             row_errors.append(_("目标值应为数字。"))
         if operator == NeedIndicator.Operator.RANGE:
@@ -379,21 +389,23 @@ def _clean_indicator_rows(rows: Iterable[dict]) -> tuple[list[NeedIndicator], li
                 row_errors.append(_("上限不能小于目标值。"))
         elif values["target_max"] and operator is not None:
             row_errors.append(_("只有区间指标才填写上限。"))
-        if len(values["unit"]) > 16:
-            row_errors.append(_("单位不能超过16个字符。"))
+        if len(values["target_max"]) > target_max_length:
+            row_errors.append(_("上限不能超过%(max)d个字符。") % {"max": target_max_length})
+        if len(values["unit"]) > unit_max:
+            row_errors.append(_("单位不能超过%(max)d个字符。") % {"max": unit_max})
         if row_errors:
             errors.extend(_row_error(number, message) for message in row_errors)
             continue
-        cleaned.append(
-            NeedIndicator(
-                name=values["name"],
-                operator=operator,
-                target=values["target"],
-                target_max=values["target_max"],
-                unit=values["unit"],
-                position=len(cleaned),
-            )
+        indicator = NeedIndicator(
+            name=values["name"],
+            operator=operator,
+            target=values["target"],
+            target_max=values["target_max"],
+            unit=values["unit"],
+            position=len(cleaned),
         )
+        indicator.requested_id = _to_int(row.get("id"))
+        cleaned.append(indicator)
     return cleaned, errors
 
 
@@ -406,6 +418,7 @@ def validate_indicator_rows(rows: Iterable[dict]) -> list[str]:
 def _clean_patent_rows(rows: Iterable[dict]) -> tuple[list[Patent], list[str]]:
     kinds = _choice_lookup(Patent.Kind.choices)
     statuses = _choice_lookup(Patent.Status.choices)
+    title_max = _max_length(Patent, "title")
     cleaned: list[Patent] = []
     errors: list[str] = []
     seen: set[str] = set()
@@ -437,8 +450,8 @@ def _clean_patent_rows(rows: Iterable[dict]) -> tuple[list[Patent], list[str]]:
                 if patent_number in seen:
                     row_errors.append(_("申请号“%(value)s”重复。") % {"value": patent_number})
                 seen.add(patent_number)
-        if len(values["title"]) > 120:
-            row_errors.append(_("名称不能超过120个字符。"))
+        if len(values["title"]) > title_max:
+            row_errors.append(_("名称不能超过%(max)d个字符。") % {"max": title_max})
         if row_errors:
             errors.extend(_row_error(number, message) for message in row_errors)
             continue
@@ -466,11 +479,70 @@ def _validate_need(need: Need, errors: Errors) -> None:
     _check_external_ref(need, errors)
 
 
-def _replace_indicators(need: Need, indicators: list[NeedIndicator]) -> None:
-    need.indicators.all().delete()
-    for indicator in indicators:
-        indicator.need = need
-    NeedIndicator.objects.bulk_create(indicators)
+INDICATOR_FIELDS = ("name", "operator", "target", "target_max", "unit", "position")
+
+
+def _indicator_signature(rows: list[NeedIndicator]) -> list[tuple]:
+    return [(r.name, r.operator, r.target, r.target_max, r.unit) for r in rows]
+
+
+def _pair_indicators(
+    existing: list[NeedIndicator], rows: list[NeedIndicator]
+) -> list[tuple[NeedIndicator, NeedIndicator | None]]:
+    """Each wanted row with the existing indicator it updates (None: a new one). A row takes the
+    indicator it names by ``id``, else one with the same content, else one with the same name, else
+    the first one left in order (an edited row of a form)."""
+    free = {indicator.pk: indicator for indicator in existing}
+    pairs: dict[int, NeedIndicator] = {}
+
+    def claim(index: int, indicator: NeedIndicator) -> None:
+        pairs[index] = free.pop(indicator.pk)
+
+    for index, row in enumerate(rows):
+        if row.requested_id in free:
+            claim(index, free[row.requested_id])
+    for same in (
+        lambda old, row: _indicator_signature([old]) == _indicator_signature([row]),
+        lambda old, row: old.name == row.name,
+        lambda old, row: True,
+    ):
+        for index, row in enumerate(rows):
+            if index not in pairs:
+                match = next((old for old in free.values() if same(old, row)), None)
+                if match is not None:
+                    claim(index, match)
+    return [(row, pairs.get(index)) for index, row in enumerate(rows)]
+
+
+def _sync_indicators(need: Need, rows: list[NeedIndicator]) -> None:
+    """Make the need's indicators ``rows``, in place: challenges accept against indicators and bids
+    answer them by id (``challenges.BidIndicatorResponse`` protects them), so an indicator that is
+    kept keeps its row; only rows no longer wanted are deleted."""
+    existing = list(need.indicators.order_by("position", "id"))
+    pairs = _pair_indicators(existing, rows)
+    kept = {old.pk for _row, old in pairs if old is not None}
+    need.indicators.exclude(pk__in=kept).delete()
+    new = []
+    for row, old in pairs:
+        if old is None:
+            row.need = need
+            new.append(row)
+            continue
+        changed = [f for f in INDICATOR_FIELDS if getattr(old, f) != getattr(row, f)]
+        if changed:
+            for f in changed:
+                setattr(old, f, getattr(row, f))
+            old.save(update_fields=changed)
+    NeedIndicator.objects.bulk_create(new)
+
+
+def _indicators_frozen(need: Need) -> bool:
+    """Whether a challenge built from the need holds its indicators: one that left its draft and
+    was not cancelled accepts against them, and any bid answers them. Read through the reverse
+    relation: the catalogue does not import ``challenges`` (challenges consume the catalogue)."""
+    return need.challenges.filter(
+        Q(bids__isnull=False) | ~Q(status__in=("draft", "cancelled"))
+    ).exists()
 
 
 @transaction.atomic
@@ -499,7 +571,7 @@ def need_create(
     if errors:
         raise ValidationError(errors)
     need.save()
-    _replace_indicators(need, rows)
+    _sync_indicators(need, rows)
     audit_record(actor=actor, action="need.create", target=need, to_state=need.status)
     return need
 
@@ -508,7 +580,9 @@ def need_create(
 def need_update(
     *, need: Need, actor: User, data: dict, indicators: list[dict] | None = None
 ) -> Need:
-    """Change the given fields; ``indicators`` None keeps them, a list replaces them."""
+    """Change the given fields; ``indicators`` None keeps them, a list is the new list: indicators
+    are matched to the rows (by ``id``, content, name, then order) and updated in place. Once a
+    challenge holds them (``_indicators_frozen``) they may be re-sent unchanged, not changed."""
     require_acts_for(user=actor, org=need.organization)
     need = Need.objects.select_for_update().select_related("organization").get(pk=need.pk)
     errors: Errors = {}
@@ -518,25 +592,24 @@ def need_update(
     rows: list[NeedIndicator] = []
     if indicators is not None:
         rows, row_errors = _clean_indicator_rows(indicators)
+        existing = list(need.indicators.order_by("position", "id"))
         if row_errors:
             _add(errors, "indicators", row_errors)
-        elif _indicator_signature(rows) != _indicator_signature(list(need.indicators.all())):
+        elif _indicator_signature(rows) != _indicator_signature(existing):
+            if _indicators_frozen(need):
+                _add(errors, "indicators", _("已有榜单的需求不能修改技术指标。"))
             changed.append("indicators")
     _validate_need(need, errors)
     if errors:
         raise ValidationError(errors)
     need.save()
-    if indicators is not None:
-        _replace_indicators(need, rows)
+    if "indicators" in changed:
+        _sync_indicators(need, rows)
     if changed:
         audit_record(actor=actor, action="need.update", target=need, data={"fields": changed})
         if need.status != Need.Status.DRAFT:
             _schedule_matching("need", need.pk)
     return need
-
-
-def _indicator_signature(rows: list[NeedIndicator]) -> list[tuple]:
-    return [(r.name, r.operator, r.target, r.target_max, r.unit) for r in rows]
 
 
 @transaction.atomic

@@ -16,7 +16,7 @@ from django.core.paginator import Paginator
 from django.db import transaction
 from django.db.models import Prefetch
 from django.forms.utils import ErrorList
-from django.http import FileResponse, Http404, HttpResponse
+from django.http import FileResponse, Http404, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -50,7 +50,7 @@ from taxonomy.models import Field
 
 PAGE_SIZE = 20
 EXPORT_LIMIT = 5000
-INDICATOR_KEYS = ("name", "operator", "target", "target_max", "unit")
+INDICATOR_KEYS = ("id", "name", "operator", "target", "target_max", "unit")
 PATENT_KEYS = ("number", "kind", "status", "title")
 
 
@@ -127,8 +127,10 @@ def _page(request, qs):
 
 
 def _filters(form: ListFilterForm) -> ws.ListFilters:
+    """The form's filters; with errors, only a valid keyword is kept (the page shows the errors with
+    status 400), never the raw input: a NUL in it would reach the database."""
     if not form.is_valid():
-        return ws.ListFilters(q=form.data.get("q", "")[:100])
+        return ws.ListFilters(q=getattr(form, "cleaned_data", {}).get("q", ""))
     data = form.cleaned_data
     return ws.ListFilters(
         q=data["q"],
@@ -142,6 +144,16 @@ def _filters(form: ListFilterForm) -> ws.ListFilters:
     )
 
 
+def _bad_filters(form: ListFilterForm) -> HttpResponse:
+    """400 naming each filter that is wrong, for a download that has no page to show them on."""
+    lines = [
+        f"{form.fields[name].label if name in form.fields else name}：{message}"
+        for name, messages in form.errors.items()
+        for message in messages
+    ]
+    return HttpResponseBadRequest("\n".join(lines), content_type="text/plain; charset=utf-8")
+
+
 # --- needs ----------------------------------------------------------------------------------------
 
 
@@ -151,7 +163,7 @@ def need_list(request):
     page, query = _page(request, needs)
     export_query = urlencode([(k, v) for k, v in request.GET.items() if k != "page"])
     context = {"form": form, "page": page, "query": query, "export_query": export_query}
-    return render(request, "matching/need_list.html", context)
+    return render(request, "matching/need_list.html", context, status=form_status(form))
 
 
 def need_export(request):
@@ -159,6 +171,8 @@ def need_export(request):
     summary shows (title, field, region, status, public summary; "摘要公开" as its 公开方式), as in
     the API export: no organization, no publication date, none of the full-text columns."""
     form = ListFilterForm(request.GET or None)
+    if form.is_bound and not form.is_valid():
+        return _bad_filters(form)
     needs = ws.need_list_for_viewer(user=request.user, filters=_filters(form)).prefetch_related(
         Prefetch("indicators", queryset=NeedIndicator.objects.order_by("position", "id"))
     )[:EXPORT_LIMIT]
@@ -515,7 +529,10 @@ def result_list(request):
     results = ws.result_list_for_viewer(user=request.user, filters=_filters(form))
     page, query = _page(request, results)
     return render(
-        request, "matching/result_list.html", {"form": form, "page": page, "query": query}
+        request,
+        "matching/result_list.html",
+        {"form": form, "page": page, "query": query},
+        status=form_status(form),
     )
 
 

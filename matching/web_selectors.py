@@ -315,6 +315,25 @@ class OrgDashboard:
     my_requests: list[NeedAccess]
 
 
+def _access_requests_still_visible(*, user, org_ids: list[int]) -> list[NeedAccess]:
+    """The organizations' requests to read needs, for the needs ``user`` may still see: a need made
+    private or withdrawn since drops out (not even its title shows). Each carries
+    ``need_full_text``; the enterprise is named only when it is true."""
+    visible = dict(
+        need_queryset_for_viewer(user=user)
+        .filter(accesses__organization_id__in=org_ids)
+        .values_list("pk", "full_text")
+    )
+    accesses = (
+        NeedAccess.objects.filter(organization_id__in=org_ids, need_id__in=list(visible))
+        .select_related("need", "need__organization")
+        .order_by("-created_at")
+    )
+    for access in accesses:
+        access.need_full_text = visible[access.need_id]
+    return list(accesses)
+
+
 def dashboards_for_user(*, user) -> list[OrgDashboard]:
     orgs = list(user_organizations(user=user).select_related("region"))
     org_ids = [o.pk for o in orgs]
@@ -347,11 +366,7 @@ def dashboards_for_user(*, user) -> list[OrgDashboard]:
         .select_related("need", "organization", "requested_by")
         .order_by("created_at")
     )
-    mine = (
-        NeedAccess.objects.filter(organization_id__in=org_ids)
-        .select_related("need", "need__organization")
-        .order_by("-created_at")
-    )
+    mine = _access_requests_still_visible(user=user, org_ids=org_ids)
     boards = {
         org.pk: OrgDashboard(org, [], [], [], [], [])
         for org in orgs  # keeps the name order

@@ -259,12 +259,14 @@ def test_detail_page_shows_only_what_the_viewer_may_see(client, world, viewer):
         if expected == FULL:
             assert SECRETS[kind] in html
             assert download in html
+            if kind == "summary":
+                assert "777 – 888 万元" in html
         else:
             assert need.summary in html
             assert SECRETS[kind] not in html
             assert "机密场景BRAVO2" not in html
             assert SUMMARY_PHONE not in html
-            assert "888" not in html
+            assert "777 – 888 万元" not in html
             assert download not in html
             assert "全文仅对获准机构可见" in html
 

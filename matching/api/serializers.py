@@ -67,6 +67,11 @@ class RegionNameField(serializers.SlugRelatedField):
         super().__init__(slug_field="name", queryset=Region.objects.all(), **kwargs)
 
 
+def _text(model, name: str, **kwargs) -> serializers.CharField:
+    """A text input capped like the model field (``core.limits``)."""
+    return serializers.CharField(max_length=model._meta.get_field(name).max_length, **kwargs)
+
+
 def _money(**kwargs) -> serializers.DecimalField:
     return serializers.DecimalField(
         max_digits=10, decimal_places=2, min_value=0, allow_null=True, required=False, **kwargs
@@ -83,7 +88,11 @@ def _coop_modes(**kwargs) -> serializers.ListField:
 
 
 class IndicatorInputSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=64)
+    id = serializers.IntegerField(
+        required=False,
+        help_text=_("要修改的指标的 id（见需求详情）；省略时按内容、名称和顺序对应。"),
+    )
+    name = _text(NeedIndicator, "name")
     operator = serializers.ChoiceField(
         choices=NeedIndicator.Operator.choices, default=NeedIndicator.Operator.GE
     )
@@ -95,7 +104,7 @@ class IndicatorInputSerializer(serializers.Serializer):
 class IndicatorOutputSerializer(serializers.ModelSerializer):
     class Meta:
         model = NeedIndicator
-        fields = ["name", "operator", "target", "target_max", "unit"]
+        fields = ["id", "name", "operator", "target", "target_max", "unit"]
 
 
 class NeedInputSerializer(serializers.Serializer):
@@ -107,10 +116,10 @@ class NeedInputSerializer(serializers.Serializer):
         help_text=_("发布机构的 uuid；用户只属于一个机构时可省略。仅创建时使用。"),
     )
     external_ref = serializers.CharField(max_length=64, required=False, allow_blank=True)
-    title = serializers.CharField(max_length=120)
-    summary = serializers.CharField(required=False, allow_blank=True)
-    description = serializers.CharField()
-    scenario = serializers.CharField(required=False, allow_blank=True)
+    title = _text(Need, "title")
+    summary = _text(Need, "summary", required=False, allow_blank=True)
+    description = _text(Need, "description")
+    scenario = _text(Need, "scenario", required=False, allow_blank=True)
     field = FieldCodeField()
     industry_chain = serializers.CharField(max_length=64, required=False, allow_blank=True)
     region = RegionNameField(required=False, allow_null=True)
@@ -124,7 +133,7 @@ class NeedInputSerializer(serializers.Serializer):
     contact_phone = serializers.CharField(max_length=32, required=False, allow_blank=True)
     contact_email = serializers.EmailField(required=False, allow_blank=True)
     confidentiality = serializers.ChoiceField(choices=Need.Confidentiality.choices, required=False)
-    terms = serializers.CharField(required=False, allow_blank=True)
+    terms = _text(Need, "terms", required=False, allow_blank=True)
     indicators = IndicatorInputSerializer(many=True, required=False)
 
 
@@ -216,7 +225,7 @@ class PatentInputSerializer(serializers.Serializer):
     number = serializers.CharField(max_length=32)
     kind = serializers.ChoiceField(choices=Patent.Kind.choices, default=Patent.Kind.INVENTION)
     status = serializers.ChoiceField(choices=Patent.Status.choices, default=Patent.Status.PENDING)
-    title = serializers.CharField(max_length=120, required=False, allow_blank=True, default="")
+    title = _text(Patent, "title", required=False, allow_blank=True, default="")
 
 
 class PatentOutputSerializer(serializers.ModelSerializer):
@@ -233,8 +242,8 @@ class ResultInputSerializer(serializers.Serializer):
         help_text=_("完成单位的 uuid；用户只属于一个机构时可省略。仅创建时使用。"),
     )
     external_ref = serializers.CharField(max_length=64, required=False, allow_blank=True)
-    title = serializers.CharField(max_length=120)
-    abstract = serializers.CharField()
+    title = _text(Result, "title")
+    abstract = _text(Result, "abstract")
     keywords = serializers.ListField(
         child=serializers.CharField(max_length=32), required=False, max_length=30
     )
@@ -245,7 +254,7 @@ class ResultInputSerializer(serializers.Serializer):
     transfer_modes = _coop_modes()
     price_min = _money()
     price_max = _money()
-    team = serializers.CharField(required=False, allow_blank=True)
+    team = _text(Result, "team", required=False, allow_blank=True)
     application_fields = serializers.ListField(
         child=serializers.CharField(max_length=64), required=False, max_length=30
     )
@@ -307,11 +316,11 @@ class CapabilityInputSerializer(serializers.Serializer):
         required=False,
         help_text=_("所属机构的 uuid；用户只属于一个机构时可省略。仅创建时使用。"),
     )
-    title = serializers.CharField(max_length=120)
-    description = serializers.CharField()
-    team = serializers.CharField(required=False, allow_blank=True)
-    equipment = serializers.CharField(required=False, allow_blank=True)
-    past_projects = serializers.CharField(required=False, allow_blank=True)
+    title = _text(CapabilityProfile, "title")
+    description = _text(CapabilityProfile, "description")
+    team = _text(CapabilityProfile, "team", required=False, allow_blank=True)
+    equipment = _text(CapabilityProfile, "equipment", required=False, allow_blank=True)
+    past_projects = _text(CapabilityProfile, "past_projects", required=False, allow_blank=True)
     is_published = serializers.BooleanField(required=False)
     fields = serializers.ListField(child=FieldCodeField(), required=False, max_length=20)
 

@@ -6,20 +6,24 @@ may not know about is absent from lists and 404 on detail; a need the caller see
 shows its summary fields only (title, field, region, summary, status). Writing to a visible record
 of another organization is 403.
 
-Rates (``REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]``, set by the ``API_THROTTLE_*`` environment):
-every call counts against its API token (``user``: 600/minute by default; session users against the
-user); the bulk endpoints also against ``bulk`` (60/hour by default). Over the limit: 429 with
-``Retry-After``.
+Rates (``REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]``, set by the ``API_THROTTLE_*`` environment),
+counted atomically in Redis by ``core.throttling``: every call counts against its user, whichever
+token or session it comes with (``user``: 600/minute by default); the bulk endpoints also against
+``bulk`` (60/hour by default). Over the limit: 429 with ``Retry-After``.
 """
 
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Callable
+from urllib.parse import parse_qs, urlencode
 
+from django.core.cache import cache
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import HttpResponse
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _l
 from django.utils.translation import override
@@ -34,15 +38,15 @@ from drf_spectacular.utils import (
 )
 from rest_framework import exceptions, filters, generics, mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.pagination import CursorPagination
+from rest_framework.pagination import Cursor, CursorPagination
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
-from rest_framework.settings import api_settings
-from rest_framework.throttling import UserRateThrottle
+from rest_framework.utils.urls import replace_query_param
 
-from accounts.models import ApiToken, Organization
+from accounts.models import Organization
 from accounts.selectors import member_org_ids, user_acts_for
 from core.spreadsheet import csv_writer
+from core.throttling import UserRateThrottle
 from matching import importers, services
 from matching.api import selectors
 from matching.api.filters import CapabilityFilter, NeedFilter, ResultFilter
@@ -67,37 +71,61 @@ from matching.selectors import NeedVisibility
 # --- throttling, pagination, rendering --------------------------------------------------------------
 
 
-class TokenRateThrottle(UserRateThrottle):
-    """``user`` rate per API token (each integration has its own budget); per user for session
-    logins. The rate is read per request so settings overrides apply."""
-
-    scope = "user"
-    default_rate = "600/minute"
-
-    def get_rate(self) -> str:
-        return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope) or self.default_rate
-
-    def get_cache_key(self, request, view) -> str:
-        if isinstance(request.auth, ApiToken):
-            ident = f"token-{request.auth.pk}"
-        elif request.user and request.user.is_authenticated:
-            ident = f"user-{request.user.pk}"
-        else:
-            ident = f"anon-{self.get_ident(request)}"
-        return self.cache_format % {"scope": self.scope, "ident": ident}
-
-
-class BulkRateThrottle(TokenRateThrottle):
-    """Bulk imports write up to thousands of rows: a separate, lower ``bulk`` rate."""
+class BulkRateThrottle(UserRateThrottle):
+    """Bulk imports write up to thousands of rows: a separate, lower ``bulk`` rate per user."""
 
     scope = "bulk"
     default_rate = "60/hour"
 
 
-THROTTLES = [TokenRateThrottle]
+THROTTLES = [UserRateThrottle]
 
 
-class NewestFirstCursorPagination(CursorPagination):
+class OpaqueCursorPagination(CursorPagination):
+    """DRF's cursor pagination with opaque cursors. DRF puts the position in the cursor in clear
+    (base64 of ``p=<value of the ordering field>``): for a summary-public need listed by publication
+    or creation time, that is a date the viewer may not see. Here the cursor is an HMAC of that
+    position, which stays on the server (the cache, for ``cursor_ttl`` after its last use); an
+    unknown, expired or malformed cursor is 404 with ``invalid_cursor_message``."""
+
+    invalid_cursor_message = _l("无效的游标（可能已过期），请从第一页重新开始。")
+    cursor_ttl = 24 * 3600
+    _token = re.compile(r"[0-9a-f]{32}")
+
+    @staticmethod
+    def _cache_key(token: str) -> str:
+        return f"api-cursor:{token}"
+
+    def encode_cursor(self, cursor: Cursor) -> str:
+        tokens = {}
+        if cursor.offset:
+            tokens["o"] = str(cursor.offset)
+        if cursor.reverse:
+            tokens["r"] = "1"
+        if cursor.position is not None:
+            tokens["p"] = cursor.position
+        clear = urlencode(tokens)
+        token = salted_hmac("matching.api.cursor", clear, algorithm="sha256").hexdigest()[:32]
+        cache.set(self._cache_key(token), clear, self.cursor_ttl)
+        return replace_query_param(self.base_url, self.cursor_query_param, token)
+
+    def decode_cursor(self, request) -> Cursor | None:
+        token = request.query_params.get(self.cursor_query_param)
+        if token is None:
+            return None
+        clear = cache.get(self._cache_key(token)) if self._token.fullmatch(token) else None
+        if clear is None:
+            raise exceptions.NotFound(self.invalid_cursor_message)
+        tokens = parse_qs(clear, keep_blank_values=True)
+        offset = int(tokens.get("o", ["0"])[0])
+        return Cursor(
+            offset=min(offset, self.offset_cutoff),
+            reverse=tokens.get("r", ["0"])[0] == "1",
+            position=tokens.get("p", [None])[0],
+        )
+
+
+class NewestFirstCursorPagination(OpaqueCursorPagination):
     """Stable under inserts. ``ordering`` (``published``, ``created_at``, ``title``, ``-`` for
     descending) picks the order; ``published`` is the publication time, or creation for drafts."""
 
@@ -157,8 +185,40 @@ def _split_data(validated: dict, rows_key: str) -> tuple[dict, list | None]:
     return data, rows
 
 
-def _bulk_response(run, items: list, item_serializer, rows_key: str) -> Response:
+def _bulk_rejected(errors: list[importers.RowError]) -> Response:
+    body = {
+        "detail": _("有%(n)d处错误，没有导入任何记录。") % {"n": len(errors)},
+        "rows": [
+            {"row": e.row, "field": e.field or e.column, "message": e.message, "text": str(e)}
+            for e in errors
+        ],
+    }
+    return Response(body, status=status.HTTP_400_BAD_REQUEST)
+
+
+def _bulk_items(request) -> list | Response:
+    """The submitted array; text the database cannot store, refused when the body is parsed
+    (``core.api``), is reported like any other row error."""
+    try:
+        return request.data
+    except exceptions.ValidationError as exc:
+        if not isinstance(exc.detail, list):
+            raise
+        return _bulk_rejected(
+            [
+                importers.RowError(row=number, column=key, message=str(message), field=key)
+                for number, item in enumerate(exc.detail, start=1)
+                for key, messages in item.items()
+                for message in messages
+            ]
+        )
+
+
+def _bulk_response(run, request, item_serializer, rows_key: str) -> Response:
     """Validate every item, then import all or nothing via ``run`` (an ``importers.import_*``)."""
+    items = _bulk_items(request)
+    if isinstance(items, Response):
+        return items
     if not isinstance(items, list):
         raise exceptions.ValidationError({"non_field_errors": [_("请提交一个 JSON 数组。")]})
     if not items:
@@ -192,14 +252,7 @@ def _bulk_response(run, items: list, item_serializer, rows_key: str) -> Response
     try:
         report = run(rows=rows, column_name=importers.json_column_name)
     except importers.ImportRejected as exc:
-        body = {
-            "detail": _("有%(n)d处错误，没有导入任何记录。") % {"n": len(exc.errors)},
-            "rows": [
-                {"row": e.row, "field": e.field or e.column, "message": e.message, "text": str(e)}
-                for e in exc.errors
-            ],
-        }
-        return Response(body, status=status.HTTP_400_BAD_REQUEST)
+        return _bulk_rejected(exc.errors)
     return Response(
         {
             "created": report.created,
@@ -374,7 +427,7 @@ class NeedViewSet(_NeedQuerysetMixin, viewsets.GenericViewSet):
     @action(
         detail=False,
         methods=["post"],
-        throttle_classes=[TokenRateThrottle, BulkRateThrottle],
+        throttle_classes=[UserRateThrottle, BulkRateThrottle],
         filter_backends=[],
         pagination_class=None,
     )
@@ -385,7 +438,7 @@ class NeedViewSet(_NeedQuerysetMixin, viewsets.GenericViewSet):
         def run(**kwargs):
             return importers.import_needs(actor=request.user, organization=organization, **kwargs)
 
-        return _bulk_response(run, request.data, NeedBulkItemInputSerializer, "indicators")
+        return _bulk_response(run, request, NeedBulkItemInputSerializer, "indicators")
 
 
 # --- export -----------------------------------------------------------------------------------------
@@ -619,7 +672,7 @@ class ResultViewSet(
     @action(
         detail=False,
         methods=["post"],
-        throttle_classes=[TokenRateThrottle, BulkRateThrottle],
+        throttle_classes=[UserRateThrottle, BulkRateThrottle],
         filter_backends=[],
         pagination_class=None,
     )
@@ -630,7 +683,7 @@ class ResultViewSet(
         def run(**kwargs):
             return importers.import_results(actor=request.user, organization=organization, **kwargs)
 
-        return _bulk_response(run, request.data, ResultBulkItemInputSerializer, "patents")
+        return _bulk_response(run, request, ResultBulkItemInputSerializer, "patents")
 
 
 # --- capability profiles ----------------------------------------------------------------------------
