@@ -42,6 +42,7 @@ from challenges.models import (
 )
 from core.limits import LONG_TEXT, PARAGRAPH
 from core.services import audit_record
+from core.text import unstorable_text_message
 from matching.models import Match, Need
 from taxonomy.models import Region
 
@@ -67,12 +68,13 @@ class TransitionError(Exception):
 
 
 def _clean_text(value: Any, *, field: str, cap: int = PARAGRAPH) -> str:
-    """Free text a service takes as an argument (reasons, notes, comments), stripped. A NUL byte
-    (PostgreSQL cannot store one, and it is never meant) or more than ``cap`` characters is refused
-    with a field message."""
+    """Free text a service takes as an argument (reasons, notes, comments), stripped. Text
+    PostgreSQL cannot store (core.text: a NUL, a lone surrogate) or more than ``cap`` characters is
+    refused with a field message: web forms pass reasons through here unparsed."""
     text = str(value or "").strip()
-    if "\x00" in text:
-        raise ValidationError({field: [_("不能包含空字符（\\x00）。")]})
+    unstorable = unstorable_text_message(text)
+    if unstorable:
+        raise ValidationError({field: [unstorable]})
     if len(text) > cap:
         raise ValidationError(
             {field: [_("最多%(cap)d个字符，现为%(n)d个。") % {"cap": cap, "n": len(text)}]}

@@ -182,8 +182,8 @@ def challenge_edit(request, uuid):
     return _render_challenge(request, "challenges/edit.html", challenge, visibility, context)
 
 
-@login_required
 def challenge_detail(request, uuid):
+    """Public like a need's page: what anyone sees comes from the viewer's projection."""
     challenge, visibility = selectors.challenge_get_for_viewer(uuid=uuid, user=request.user)
     is_enterprise = selectors.user_is_enterprise(user=request.user, challenge=challenge)
     full = visibility >= NeedVisibility.FULL

@@ -591,7 +591,7 @@ NOT_A_NEED_READ: dict[str, str] = {
             "api:challenge-publish api:challenge-close-bidding api:challenge-cancel "
             "api:challenge-award api:challenge-start api:challenge-downselect api:challenge-bids "
             "api:challenge-experts api:challenge-contracts api:milestone-accept "
-            "api:milestone-reject"
+            "api:milestone-reject challenges:review-recuse api:challenge-expert-recuse"
         ).split()
     },
     # bids, reviews and execution: sealed bid content for bidders, the enterprise after the
