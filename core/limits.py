@@ -1,7 +1,8 @@
 """Size caps of user-written text, one place for every model, form and serializer.
 
-A field's cap is its ``max_length``; forms and DRF serializers derived from the model enforce it
-with a field message, and the database column enforces it too.
+A field's cap is its ``max_length``; model validation, forms and DRF serializers derived from the
+model enforce it with a field message. Where the column is a ``CharField`` (accounts, matching) the
+database enforces it too; the capped ``TextField`` columns of challenges rely on validation.
 """
 
 # One line: names, titles, short labels.
