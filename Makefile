@@ -49,6 +49,7 @@ run: setup
 test: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 	DEBUG=1 $(PY) manage.py makemigrations --check --dry-run -v 1
 	DEBUG=1 $(PY) -m pytest -n 2 $(PYTEST_ARGS)
 

@@ -4,16 +4,16 @@
 (``encode,options,ann,publish,reindex``). Each part prints a table and one JSON line
 (``{"bench": "matcher.<part>", ...}``); all lines are appended to ``var/bench/matcher.jsonl``.
 
-1. ``encode``: texts/s of ``matching.embedding.encode`` against the bare
+1. ``encode``: texts/s of ``matching.matcher.embedding.encode`` against the bare
    ``SentenceTransformer.encode`` of the same loaded model on the same real dev result texts
    (same prompt and batch size), plus ``encode`` called per 32 texts as ``index_docs`` does.
 2. ``options``: texts/s of copies of the default model at max_seq_length 128 / 256 / 512, with
    ``torch.set_num_threads(2)``, and with int8 dynamic quantisation of ``nn.Linear``; cosine
    agreement of each with the float model at 128 tokens on the same texts.
-3. ``ann``: ``matching.engine.ann_candidates`` p50/p95 at each pool size, its SQL alone, its
+3. ``ann``: ``matching.matcher.engine.ann_candidates`` p50/p95 at each pool size, its SQL alone, its
    ``count(*)`` pre-query alone, recall@10 and @100 against exact search (the same SQL with
    ``SET LOCAL enable_indexscan = off``), an ``hnsw.ef_search`` sweep, and the index build time of
-   ``matching.indexing.ensure_ann_indexes`` (default ``maintenance_work_mem``, then 1 GB). The pool
+   ``matching.matcher.indexing.ensure_ann_indexes`` (default ``maintenance_work_mem``, then 1 GB). The pool
    is the 1,713 real dev vectors plus synthetic ones (``bench/corpus.py``); queries are the real
    dev demands encoded as queries.
 4. ``publish``: a real ``celery worker`` subprocess (private Redis, scratch database): time from
@@ -22,7 +22,7 @@
    documents built from those texts); the first publish (cold worker) is reported apart. Then an
    in-process breakdown of ``pipeline.match_need``.
 5. ``reindex``: a full rebuild of the results' index at each size, embedding included:
-   ``matching.reindex.index_kind("result")`` then ``complete_building_version()``. By default
+   ``matching.matcher.reindex.index_kind("result")`` then ``complete_building_version()``. By default
    (``BENCH_MATCHER_REINDEX_MODE=model-change``) as a model change runs in production: the new
    model's version fills while a previous version serves, and its HNSW indexes are built when it
    is full; ``first`` measures the very first index instead (indexes present from the start, so
@@ -117,7 +117,7 @@ def _timed(bucket: dict, key: str) -> Callable[[Callable], Callable]:
 
 
 def bench_encode() -> dict:
-    from matching import embedding
+    from matching.matcher import embedding
 
     n = _env_int("BENCH_MATCHER_ENCODE_N", 300)
     texts = [s.text for s in corpus.dev_results()][:n]
@@ -136,7 +136,7 @@ def bench_encode() -> dict:
             show_progress_bar=False,
         )
 
-    def per_batch() -> None:  # as matching.indexing.index_docs calls it
+    def per_batch() -> None:  # as matching.matcher.indexing.index_docs calls it
         for start in range(0, len(texts), 32):
             embedding.encode(texts[start : start + 32], kind="document")
 
@@ -181,7 +181,7 @@ def bench_encode() -> dict:
 def bench_options() -> dict:
     import torch
 
-    from matching import embedding
+    from matching.matcher import embedding
 
     n = _env_int("BENCH_MATCHER_OPTIONS_N", 200)
     texts = [s.text for s in corpus.dev_results()][:n]
@@ -273,7 +273,7 @@ def _ann_sql(
     """The ORDER BY query of ``engine.ann_candidates`` (same SQL, default filters)."""
     from django.db import connection, transaction
 
-    from matching import engine
+    from matching.matcher import engine
 
     dim = int(version.dimension)
     join, where, params = engine.Filters().sql(kind)
@@ -297,7 +297,7 @@ def _count_sql(version, kind: str, *, bounded: bool = False) -> int:
     first call per process (later calls know the pool is large and skip counting)."""
     from django.db import connection
 
-    from matching import engine
+    from matching.matcher import engine
 
     join, where, params = engine.Filters().sql(kind)
     inner = f"FROM matching_embedding e {join} WHERE e.version_id = %s AND e.kind = %s AND {where}"
@@ -313,7 +313,7 @@ def _count_sql(version, kind: str, *, bounded: bool = False) -> int:
 def _plan(version, kind: str, qvec: np.ndarray, ef: int) -> str:
     from django.db import connection, transaction
 
-    from matching import engine
+    from matching.matcher import engine
 
     dim = int(version.dimension)
     join, where, params = engine.Filters().sql(kind)
@@ -357,7 +357,7 @@ def _build_index(
     predicate), optionally with other parameters or ``maintenance_work_mem``."""
     from django.db import connection
 
-    from matching import indexing
+    from matching.matcher import indexing
 
     name = f"matching_emb_v{version.pk}_{kind}_hnsw"
     with connection.cursor() as cursor:
@@ -400,7 +400,7 @@ def bench_ann() -> list[dict]:
     from django.db import connection
     from django.utils import timezone
 
-    from matching import embedding, engine
+    from matching.matcher import embedding, engine
     from matching.models import EmbeddingVersion
 
     real = corpus.dev_results()
@@ -654,7 +654,7 @@ def _build_pool(size: int):
     synthetic ones: real results carry their real vectors, variants synthetic vectors."""
     from django.db import connection
 
-    from matching import indexing
+    from matching.matcher import indexing
 
     real = corpus.dev_results()
     base = corpus.encoded([s.text for s in real], kind="document", label="dev-results")
@@ -693,7 +693,7 @@ def _new_needs(cast, demands) -> list:
 def _publish_and_wait(need, actor, timeout: float = 180.0) -> float:
     from django.db import transaction
 
-    from matching import services
+    from matching.catalogue import services
     from matching.models import Match
 
     marks: list[float] = []
@@ -718,8 +718,8 @@ def _task_runtimes(log_path: Path) -> list[float]:
 
 def _breakdown(needs) -> dict:
     """Where ``pipeline.match_need`` spends its time (in this process, warm, after the worker)."""
-    from matching import engine, explain, indexing, pipeline
-    from matching.documents import need_doc
+    from matching.matcher import engine, explain, indexing, pipeline
+    from matching.matcher.documents import need_doc
 
     bucket: dict[str, float] = {}
     with contextlib.ExitStack() as stack:
@@ -847,8 +847,8 @@ def bench_publish() -> dict:
 def bench_reindex() -> dict:
     from django.utils import timezone
 
-    from matching import embedding, indexing, reindex
-    from matching.documents import doc_for, load_objects
+    from matching.matcher import embedding, indexing, reindex
+    from matching.matcher.documents import doc_for, load_objects
     from matching.models import EmbeddingVersion
 
     # "model-change" (default): what a full rebuild is in production, a new model's version

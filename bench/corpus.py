@@ -2,9 +2,9 @@
 
 What is real and what is made up:
 
-- **Real texts**: the 1,713 results and 229 demands of ``/work/shared/eval/dev`` (CSL paper
-  metadata, read only), composed the way ``matching.documents`` composes them.
-- **Real vectors**: those texts encoded once by the default model (``matching.embedding.encode``),
+- **Real texts**: the 1,713 results and 229 demands of ``../shared/eval/dev`` (CSL paper
+  metadata, read only), composed the way ``matching.matcher.documents`` composes them.
+- **Real vectors**: those texts encoded once by the default model (``matching.matcher.embedding.encode``),
   cached in ``var/bench/`` under the model id and a hash of the texts.
 - **Synthetic results** (for pools above 1,713): each is a *variant* of a real result ``a``: the
   title of ``a``, its abstract sentences lightly shuffled with one or two sentences of a partner
@@ -36,7 +36,7 @@ from pathlib import Path
 import numpy as np
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-DEV_DIR = Path(os.environ.get("BENCH_EVAL_DIR", "/work/shared/eval/dev"))
+DEV_DIR = Path(os.environ.get("BENCH_EVAL_DIR", "../shared/eval/dev"))
 CACHE_DIR = BASE_DIR / "var" / "bench"
 
 _SENTENCE = re.compile(r"[^。！？；.!?;]+[。！？；.!?;]?")
@@ -82,7 +82,7 @@ class ResultSpec:
 
     @property
     def text(self) -> str:
-        # As matching.documents.result_doc composes it (no application fields in the dev data).
+        # As matching.matcher.documents.result_doc composes it (no application fields in the dev data).
         parts = (self.title, self.abstract, "、".join(self.keywords))
         return "\n".join(p.strip() for p in parts if p and p.strip())
 
@@ -122,7 +122,7 @@ def dev_demands() -> list[DemandSpec]:
 
 
 def demand_text(d: DemandSpec) -> str:
-    # As matching.documents.need_doc composes a need with title + description only.
+    # As matching.matcher.documents.need_doc composes a need with title + description only.
     return "\n".join(p.strip() for p in (d.title, d.description) if p and p.strip())
 
 
@@ -209,8 +209,8 @@ def density(vectors: np.ndarray) -> tuple[float, float]:
 
 
 def encoded(texts: Sequence[str], *, kind: str, label: str) -> np.ndarray:
-    """``matching.embedding.encode`` of ``texts``, cached per model id and text hash."""
-    from matching import embedding
+    """``matching.matcher.embedding.encode`` of ``texts``, cached per model id and text hash."""
+    from matching.matcher import embedding
 
     digest = hashlib.sha256("\x00".join([embedding.model_id(), kind, *texts]).encode()).hexdigest()[
         :16
@@ -262,7 +262,7 @@ def reset_matcher_tables() -> None:
     """Empty the scratch database's matcher state and pool (and the per-version HNSW indexes)."""
     from django.db import connection
 
-    from matching import engine
+    from matching.matcher import engine
 
     with connection.cursor() as cursor:
         cursor.execute(
@@ -369,7 +369,7 @@ def copy_embeddings(
     from django.db import connection
     from pgvector.psycopg import register_vector
 
-    from matching.documents import content_hash
+    from matching.matcher.documents import content_hash
 
     connection.ensure_connection()
     raw = connection.connection
@@ -391,11 +391,11 @@ def copy_embeddings(
 
 
 def insert_lexical(kind: str, ids: Sequence[int], texts: Sequence[str]) -> None:
-    """Lexical documents and document frequencies as ``matching.indexing`` keeps them."""
+    """Lexical documents and document frequencies as ``matching.matcher.indexing`` keeps them."""
     from django.db import connection
 
-    from matching.documents import content_hash
-    from matching.indexing import tokens_for
+    from matching.matcher.documents import content_hash
+    from matching.matcher.indexing import tokens_for
     from matching.models import LexicalDocument, LexicalTerm
 
     df: Counter = Counter()

@@ -352,7 +352,7 @@ class Bid(models.Model):
 
 class BidIndicatorResponse(models.Model):
     bid = models.ForeignKey(Bid, on_delete=models.CASCADE, related_name="indicator_responses")
-    # PROTECT: an answer to an indicator must not vanish with it (matching.services updates a
+    # PROTECT: an answer to an indicator must not vanish with it (matching.catalogue.services updates a
     # need's indicators in place and refuses to change them once a challenge holds them).
     indicator = models.ForeignKey(
         "matching.NeedIndicator", on_delete=models.PROTECT, related_name="+"

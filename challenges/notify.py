@@ -2,15 +2,13 @@
 
 Each function is called inside the transaction of the change it reports. ``notifications.notify``
 writes one outbox row per (event_key, recipient) and sends after commit, so event keys are
-deterministic per event and recipient: a retried transaction never emails twice. The notifications
-app is imported lazily; until it exists these functions do nothing.
+deterministic per event and recipient: a retried transaction never emails twice.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
-import logging
 import threading
 from collections.abc import Iterable, Iterator
 
@@ -19,9 +17,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Membership, User
-from matching.selectors import NeedVisibility
+from matching.catalogue.visibility import NeedVisibility
+from notifications import services as notification_services
 
-logger = logging.getLogger(__name__)
 _state = threading.local()
 
 
@@ -49,15 +47,10 @@ def _send(
     names no enterprise to someone who may not see it."""
     if getattr(_state, "muted", False):
         return 0
-    try:
-        from notifications.services import notify
-    except ImportError:
-        logger.debug("notifications app not available; skipped %s", event_key)
-        return 0
     url = f"{settings.SITE_URL}{link}" if link.startswith("/") else link
     sent = 0
     for user in {u.pk: u for u in recipients}.values():
-        if notify(
+        if notification_services.notify(
             event_key=event_key,
             recipient=user,
             template=template,

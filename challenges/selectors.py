@@ -5,7 +5,6 @@ confidentiality to the challenge's terms.
 
 from __future__ import annotations
 
-import logging
 import statistics
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -17,7 +16,7 @@ from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from accounts.models import ExpertProfile, Organization, User
+from accounts.models import ExpertProfile, Organization
 from accounts.selectors import forget_memberships, member_org_ids, user_is_staff
 from challenges.models import (
     Bid,
@@ -30,11 +29,9 @@ from challenges.models import (
     ReviewAssignment,
     Score,
 )
+from matching.catalogue.projections import need_shows
+from matching.catalogue.visibility import NeedVisibility, need_visibility
 from matching.models import Need, NeedAccess, Patent, Result
-from matching.projections import need_shows
-from matching.selectors import NeedVisibility, need_visibility
-
-logger = logging.getLogger(__name__)
 
 ChallengeVisibility = NeedVisibility
 S = Challenge.Status
@@ -673,21 +670,10 @@ def _need_text(need: Need) -> str:
 
 
 def _similarities(query: str, docs: list[str]) -> list[float]:
-    """Cosine similarity with the matcher's embedding model when this process has it loaded already;
-    BM25 (normalised per query) otherwise. Loading the model takes ~20 s on a cold process, too long
-    for a page view, so a web request never triggers it."""
-    try:
-        from matching import embedding
-
-        if not getattr(embedding, "_models", None):
-            raise LookupError("embedding model not loaded in this process")
-        embedding.resolve_model_name()
-        q = embedding.encode([query], kind="query")
-        d = embedding.encode(docs, kind="document")
-        return [float(x) for x in d @ q[0]]
-    except Exception as exc:  # noqa: BLE001 - any failure of the optional model falls back
-        logger.info("expert suggestions: lexical fallback (%s)", type(exc).__name__)
-    from matching import lexical
+    """BM25 of each expert's text against the need (normalised per query, so 1.0 is the need's own
+    text). Always lexical: experts have no stored vectors, and loading the embedding model in a web
+    process takes ~20 s, so the suggestions are the same in every process."""
+    from matching.matcher import lexical
 
     q_tokens = lexical.tokenize(query)
     doc_tokens = [lexical.tokenize(d) for d in docs]
@@ -763,21 +749,3 @@ def contract_milestone_get_for_viewer(*, uuid, user) -> ContractMilestone:
         )
     except (ContractMilestone.DoesNotExist, ValueError) as exc:
         raise Http404 from exc
-
-
-def contract_get_for_viewer(*, uuid, user) -> Contract:
-    org_ids = member_org_ids(user)
-    try:
-        return (
-            Contract.objects.filter(
-                Q(organization_id__in=org_ids) | Q(challenge__organization_id__in=org_ids)
-            )
-            .select_related("challenge", "organization")
-            .get(uuid=uuid)
-        )
-    except (Contract.DoesNotExist, ValueError) as exc:
-        raise Http404 from exc
-
-
-def experts_for_user(*, user: User) -> ExpertProfile | None:
-    return ExpertProfile.objects.filter(user=user).first() if user.is_authenticated else None

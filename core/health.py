@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import redis
+
+# The project's Celery app (matchmaker/celery.py, loaded by matchmaker/__init__.py); through
+# current_app so that core does not import the wiring package.
+from celery import current_app as app
 from django.conf import settings
 from django.db import connection
-
-from matchmaker.celery import app
 
 
 def check_database() -> str | None:

@@ -1,5 +1,5 @@
 """Admin for needs, results, capability profiles and the matcher's state. Status changes of needs
-and results go through ``matching.services`` on the site (they are audited); the admin shows them
+and results go through ``matching.catalogue.services`` on the site (they are audited); the admin shows them
 read-only so nobody bypasses the transition rules or the audit log."""
 
 from django import forms

@@ -7,13 +7,11 @@ import uuid
 
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
-from django.contrib.postgres.indexes import GinIndex
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
-from pgvector.django import VectorField
 
 from core.limits import LONG_TEXT, PARAGRAPH, TITLE
 
@@ -174,7 +172,7 @@ class Need(models.Model):
             ),
         ]
         indexes = [
-            # matching.selectors.need_list_for_viewer: published lists, newest first.
+            # matching.catalogue.visibility.need_list_for_viewer: published lists, newest first.
             models.Index(fields=["status", "-published_at"], name="need_status_published_idx"),
         ]
 
@@ -346,7 +344,7 @@ class Result(models.Model):
             ),
         ]
         indexes = [
-            # matching.selectors.result_list_for_viewer: published lists, newest first.
+            # matching.catalogue.visibility.result_list_for_viewer: published lists, newest first.
             models.Index(fields=["status", "-published_at"], name="result_status_published_idx"),
         ]
 
@@ -466,206 +464,32 @@ class Attachment(models.Model):
         return self.original_name
 
 
-# --- The matcher's state ----------------------------------------------------------------------------
+# The matcher's index and the matches live in their own packages; imported here so that Django
+# registers them as models of this app.
+from matching.matcher.models import (  # noqa: E402
+    Embedding,
+    EmbeddingVersion,
+    LexicalDocument,
+    LexicalTerm,
+    ObjectKind,
+)
+from matching.matches.models import Match, MatchFeedback  # noqa: E402
 
-
-class ObjectKind(models.TextChoices):
-    NEED = "need", _("需求")
-    RESULT = "result", _("成果")
-    CAPABILITY = "capability", _("研发能力")
-
-
-class EmbeddingVersion(models.Model):
-    """One embedding model's index. A model change builds a new version in the background; the
-    matcher switches to it when every object has a vector in it."""
-
-    class Status(models.TextChoices):
-        BUILDING = "building", _("构建中")
-        ACTIVE = "active", _("使用中")
-        RETIRED = "retired", _("已停用")
-
-    model_id = models.CharField(_("模型"), max_length=200, unique=True)
-    model_name = models.CharField(
-        _("模型名称或路径"),
-        max_length=300,
-        default="",
-        help_text=_("加载该模型所用的 MATCHER_MODEL 值。"),
-    )
-    dimension = models.PositiveSmallIntegerField(_("维度"))
-    status = models.CharField(
-        _("状态"), max_length=16, choices=Status.choices, default=Status.BUILDING
-    )
-    created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
-    activated_at = models.DateTimeField(_("启用时间"), null=True, blank=True)
-
-    class Meta:
-        verbose_name = _("向量索引版本")
-        verbose_name_plural = _("向量索引版本")
-        constraints = [
-            models.UniqueConstraint(
-                fields=["status"], condition=Q(status="active"), name="one_active_embedding_version"
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.model_id} ({self.get_status_display()})"
-
-
-class Embedding(models.Model):
-    """The vector of one need, result or capability profile under one index version.
-
-    ``vector`` has no fixed dimension in the column type so versions of different models can share
-    the table; each version gets partial HNSW indexes on ``vector::vector(<dim>)`` (see
-    ``matching.indexing.ensure_ann_indexes``)."""
-
-    version = models.ForeignKey(
-        EmbeddingVersion, on_delete=models.CASCADE, related_name="embeddings"
-    )
-    kind = models.CharField(max_length=16, choices=ObjectKind.choices)
-    object_id = models.BigIntegerField()
-    content_hash = models.CharField(max_length=64)
-    vector = VectorField()
-    updated_at = models.DateTimeField(auto_now=True)
-
-    class Meta:
-        verbose_name = _("向量")
-        verbose_name_plural = _("向量")
-        constraints = [
-            models.UniqueConstraint(
-                fields=["version", "kind", "object_id"], name="embedding_unique_per_version"
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.kind}:{self.object_id} @ v{self.version_id}"
-
-
-class LexicalDocument(models.Model):
-    """Tokens of one object for BM25; document frequencies come from the GIN index on ``tokens``."""
-
-    kind = models.CharField(max_length=16, choices=ObjectKind.choices)
-    object_id = models.BigIntegerField()
-    content_hash = models.CharField(max_length=64)
-    tokens = ArrayField(models.CharField(max_length=64), default=list)
-    length = models.PositiveIntegerField(default=0)
-    updated_at = models.DateTimeField(auto_now=True)
-
-    class Meta:
-        verbose_name = _("词项文档")
-        verbose_name_plural = _("词项文档")
-        constraints = [
-            models.UniqueConstraint(fields=["kind", "object_id"], name="lexical_document_unique")
-        ]
-        indexes = [
-            # matching.lexical_store: candidate retrieval (tokens && query) and document frequencies.
-            GinIndex(fields=["tokens"], name="lexical_tokens_gin"),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.kind}:{self.object_id} ({self.length} tokens)"
-
-
-class Match(models.Model):
-    """A scored pairing of a need with a result or a capability profile, with its evidence."""
-
-    need = models.ForeignKey(Need, on_delete=models.CASCADE, related_name="matches")
-    result = models.ForeignKey(
-        Result, null=True, blank=True, on_delete=models.CASCADE, related_name="matches"
-    )
-    capability = models.ForeignKey(
-        CapabilityProfile, null=True, blank=True, on_delete=models.CASCADE, related_name="matches"
-    )
-    score = models.FloatField(_("匹配度"))
-    components = models.JSONField(_("分项得分"), default=dict)
-    explanation = models.JSONField(_("匹配理由"), default=dict)
-    model_version = models.CharField(_("模型版本"), max_length=200)
-    rank = models.PositiveSmallIntegerField(_("排名"), default=0)
-    created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
-    updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
-
-    class Meta:
-        verbose_name = _("匹配")
-        verbose_name_plural = _("匹配")
-        ordering = ["-score"]
-        constraints = [
-            models.CheckConstraint(
-                condition=(Q(result__isnull=False) & Q(capability__isnull=True))
-                | (Q(result__isnull=True) & Q(capability__isnull=False)),
-                name="match_exactly_one_candidate",
-            ),
-            models.UniqueConstraint(
-                fields=["need", "result"],
-                condition=Q(result__isnull=False),
-                name="match_need_result_unique",
-            ),
-            models.UniqueConstraint(
-                fields=["need", "capability"],
-                condition=Q(capability__isnull=False),
-                name="match_need_capability_unique",
-            ),
-        ]
-        indexes = [
-            # matching.selectors: a need's ranked matches, a result's matched needs.
-            models.Index(fields=["need", "-score"], name="match_need_score_idx"),
-            models.Index(fields=["result", "-score"], name="match_result_score_idx"),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.need} ↔ {self.result or self.capability} ({self.score:.2f})"
-
-    @property
-    def candidate(self):
-        return self.result or self.capability
-
-
-class MatchFeedback(models.Model):
-    class Verdict(models.TextChoices):
-        INTERESTED = "interested", _("感兴趣")
-        NOT_RELEVANT = "not_relevant", _("不相关")
-
-    class Reason(models.TextChoices):
-        WRONG_FIELD = "wrong_field", _("领域不符")
-        IMMATURE = "immature", _("成熟度不够")
-        TOO_EXPENSIVE = "too_expensive", _("价格/预算不合适")
-        WRONG_MODE = "wrong_mode", _("合作方式不合适")
-        ALREADY_KNOWN = "already_known", _("已了解或已合作")
-        OTHER = "other", _("其他")
-
-    match = models.ForeignKey(Match, on_delete=models.CASCADE, related_name="feedback")
-    organization = models.ForeignKey(
-        "accounts.Organization", on_delete=models.CASCADE, related_name="+"
-    )
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
-    verdict = models.CharField(_("评价"), max_length=16, choices=Verdict.choices)
-    reason = models.CharField(_("原因"), max_length=16, choices=Reason.choices, blank=True)
-    comment = models.TextField(_("说明"), blank=True)
-    created_at = models.DateTimeField(_("时间"), auto_now_add=True)
-    updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
-
-    class Meta:
-        verbose_name = _("匹配反馈")
-        verbose_name_plural = _("匹配反馈")
-        constraints = [
-            # One current verdict per side of a match; changing one's mind updates the row.
-            models.UniqueConstraint(fields=["match", "organization"], name="match_feedback_unique"),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.get_verdict_display()} — {self.match}"
-
-
-class LexicalTerm(models.Model):
-    """Document frequency of a token among one kind's lexical documents, kept up to date by
-    ``matching.indexing`` as documents change, so BM25 needs no corpus scan per query."""
-
-    kind = models.CharField(max_length=16, choices=ObjectKind.choices)
-    term = models.CharField(max_length=64)
-    df = models.PositiveIntegerField(default=0)
-
-    class Meta:
-        verbose_name = _("词项")
-        verbose_name_plural = _("词项")
-        constraints = [models.UniqueConstraint(fields=["kind", "term"], name="lexical_term_unique")]
-
-    def __str__(self) -> str:
-        return f"{self.kind}:{self.term} df={self.df}"
+__all__ = [
+    "Attachment",
+    "CapabilityProfile",
+    "CoopMode",
+    "Embedding",
+    "EmbeddingVersion",
+    "LexicalDocument",
+    "LexicalTerm",
+    "Match",
+    "MatchFeedback",
+    "Need",
+    "NeedAccess",
+    "NeedIndicator",
+    "ObjectKind",
+    "Patent",
+    "Result",
+    "trl_stage",
+]

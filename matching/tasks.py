@@ -1,4 +1,4 @@
-"""Celery tasks of the matcher. Thin: each reloads by id and calls ``matching.pipeline``."""
+"""Celery tasks of the matcher. Thin: each reloads by id and calls ``matching.matcher.pipeline``."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from celery import shared_task
 def index_and_match(kind: str, object_id: int) -> dict:
     """Embed and tokenise one need/result/capability profile (skipped when its content hash is
     unchanged), then recompute its matches. Idempotent: re-running yields the same match rows."""
-    from matching import pipeline
+    from matching.matcher import pipeline
 
     return pipeline.index_and_match(kind=kind, object_id=object_id)
 
@@ -26,7 +26,7 @@ def index_and_match(kind: str, object_id: int) -> dict:
 )
 def reindex_all() -> dict:
     """Rebuild indexes and matches (after loading data, or to switch to a new model)."""
-    from matching.reindex import reindex
+    from matching.matcher.reindex import reindex
 
     return reindex()
 
@@ -34,9 +34,9 @@ def reindex_all() -> dict:
 @shared_task(acks_late=True, name="matching.ensure_index_current")
 def ensure_index_current() -> dict:
     """Beat: when the configured model's index is still being built, continue building it."""
-    from matching import indexing
+    from matching.matcher import indexing
+    from matching.matcher.reindex import reindex
     from matching.models import EmbeddingVersion
-    from matching.reindex import reindex
 
     if indexing.version_for_current_model().status != EmbeddingVersion.Status.BUILDING:
         return {"building": False}

@@ -27,7 +27,7 @@ def _load_embedding_model(**_kwargs) -> None:
     # Load the matcher's model when the pool child starts, not inside the first publish's task.
     from django.conf import settings
 
-    from matching import embedding
+    from matching.matcher import embedding
 
     if not settings.WORKER_PRELOAD_MODEL:
         return

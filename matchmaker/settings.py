@@ -143,7 +143,7 @@ CELERY_BEAT_SCHEDULE: dict = {
 }
 # Notifications (the email outbox of the notifications app).
 # A global floor under every user's own minimum score for match emails. A match score of 0.5 means
-# the fused score is two pool standard deviations above a typical candidate (matching/engine.py,
+# the fused score is two pool standard deviations above a typical candidate (matching/matcher/engine.py,
 # display_score): weaker pairings are shown on the pages but do not email anyone.
 NOTIFICATION_MIN_SCORE = env_float("NOTIFICATION_MIN_SCORE", 0.5)
 NOTIFICATION_MATCHES_PER_EMAIL = env_int("NOTIFICATION_MATCHES_PER_EMAIL", 5)
@@ -301,7 +301,7 @@ SPECTACULAR_SETTINGS = {
         "PatentStatusEnum": "matching.models.Patent.Status",
         "PatentKindEnum": "matching.models.Patent.Kind",
         "CoopModeEnum": "matching.models.CoopMode",
-        "ImportStatusEnum": "matching.api.serializers.IMPORT_STATUS_CHOICES",
+        "ImportStatusEnum": "matching.catalogue.api.serializers.IMPORT_STATUS_CHOICES",
         "OrganizationKindEnum": "accounts.models.Organization.Kind",
     },
 }

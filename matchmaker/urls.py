@@ -6,8 +6,8 @@ from core.views import healthz
 
 api_v1 = [
     path("", include("accounts.api.urls")),
-    path("", include("matching.api.match_urls")),
-    path("", include("matching.api.urls")),
+    path("", include("matching.matches.api.urls")),
+    path("", include("matching.catalogue.api.urls")),
     path("", include("challenges.api.urls")),
     path("", include("notifications.api.urls")),
 ]
@@ -30,7 +30,7 @@ urlpatterns = [
     path("accounts/", include("accounts.urls")),
     path("challenges/", include("challenges.urls")),
     path("notifications/", include("notifications.urls")),
-    path("", include("matching.match_urls")),
-    path("", include("matching.urls")),
+    path("", include("matching.matches.urls")),
+    path("", include("matching.catalogue.urls")),
     path("", include("core.urls")),
 ]

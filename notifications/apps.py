@@ -4,3 +4,11 @@ from django.apps import AppConfig
 class NotificationsConfig(AppConfig):
     name = "notifications"
     verbose_name = "通知与邮件"
+
+    def ready(self) -> None:
+        # New matches are announced by email: the matcher calls this in the transaction that
+        # stores them (so an email exists exactly when its match does).
+        from matching.matcher.pipeline import subscribe_new_matches
+        from notifications.services import match_notifications_create
+
+        subscribe_new_matches(match_notifications_create)

@@ -84,8 +84,8 @@ def still_visible(row) -> bool:
     guard = (row.context or {}).get("guard")
     if not guard:
         return True
+    from matching.catalogue.visibility import need_visibility
     from matching.models import Need
-    from matching.selectors import need_visibility
 
     need = Need.objects.filter(pk=guard.get("need_id")).select_related("organization").first()
     if need is None:

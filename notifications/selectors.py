@@ -40,8 +40,8 @@ def notification_centre_entries(*, user, limit: int = 50) -> list[dict]:
     """The notification centre: recent rows with their subject in the active language. Rows about
     a need the user may no longer see (at the level they were written for) are left out, and so
     are cancelled rows."""
+    from matching.catalogue.visibility import need_visibility
     from matching.models import Need
-    from matching.selectors import need_visibility
     from notifications.emails import render_subject
 
     rows = list(notification_list_for_user(user=user, limit=limit))

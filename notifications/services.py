@@ -24,9 +24,9 @@ from django.utils import timezone
 
 from accounts.models import Membership, User
 from core.services import audit_record
+from matching.catalogue.projections import explanation_for_viewer, need_shows
+from matching.catalogue.visibility import NeedVisibility, need_visibility
 from matching.models import Match, Need
-from matching.projections import explanation_for_viewer, need_shows
-from matching.selectors import NeedVisibility, need_visibility
 from notifications.emails import message_id_for
 from notifications.models import MatchNotice, Notification, NotificationPreference
 from notifications.selectors import preference_for_user, preferences_for_users
@@ -167,7 +167,7 @@ def _candidate_fields(match: Match) -> list:
 
 def _explanation(match: Match, visibility: NeedVisibility) -> dict:
     """The match's reasons as far as the recipient may read the need
-    (``matching.projections.explanation_for_viewer``), trimmed for an email."""
+    (``matching.catalogue.projections.explanation_for_viewer``), trimmed for an email."""
     shown = explanation_for_viewer(match.explanation, visibility)
     return {
         "shared_terms": [str(term) for term in shown["shared_terms"]][:8],

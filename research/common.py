@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
-DEV = Path("/work/shared/eval/dev")
+DEV = Path("../shared/eval/dev")
 PARA = Path(__file__).resolve().parent / "paraphrase_dev"
-CACHE = Path("/tmp/matcher_cache")
+CACHE = Path(os.environ.get("MATCHER_CACHE", "var/cache/matcher"))
 
 
 def load_jsonl(path: Path) -> list[dict]:

@@ -1,6 +1,6 @@
 """Sweep lexical / dense / fusion variants on dev and the paraphrase set, from cached vectors.
 
-Usage: python research/sweep.py MODEL_CACHE_NAME [--quick]
+Usage: python -m research.sweep MODEL_CACHE_NAME [--quick]
 (run research/cache_embeddings.py first for dev and research/paraphrase_dev).
 Prints one table row per variant: nDCG@10 R@10 MRR@10 R@100 on dev | paraphrase.
 """
@@ -10,18 +10,21 @@ from __future__ import annotations
 import sys
 from dataclasses import replace
 from functools import cache
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from common import CACHE, DEV, PARA  # noqa: E402
-
-from matching import lexical  # noqa: E402
-from matching.evaluation import (  # noqa: E402
-    SplitScores, compute_metrics, demand_text, field_matrix, load_split, rank_split, result_text,
+from matching.matcher import lexical
+from matching.matcher.evaluation import (
+    SplitScores,
+    compute_metrics,
+    demand_text,
+    field_matrix,
+    load_split,
+    rank_split,
+    result_text,
 )
-from matching.ranking import RankingConfig  # noqa: E402
+from matching.matcher.ranking import RankingConfig
+from research.common import CACHE, DEV, PARA
 
 SPLITS = {"dev": DEV, "para": PARA}
 
@@ -51,8 +54,14 @@ def lex_matrix(sname, scheme="bigram", doc="full", k1=1.2, b=0.75):
     stats = lexical.Bm25Stats.from_documents(docs)
     corpus = lexical.Bm25Corpus(docs)
     params = lexical.Bm25Params(k1, b)
-    return np.vstack([corpus.scores(lexical.tokenize(demand_text(d["title"], d["description"]),
-                                                     scheme), stats, params) for d in demands])
+    return np.vstack(
+        [
+            corpus.scores(
+                lexical.tokenize(demand_text(d["title"], d["description"]), scheme), stats, params
+            )
+            for d in demands
+        ]
+    )
 
 
 @cache
@@ -69,10 +78,16 @@ def fields(sname):
     return field_matrix([d["field"] for d in demands], [r["field"] for r in results])
 
 
-def run(sname, dense=None, lex=None, config=RankingConfig(), use_field=True):
+def run(sname, dense=None, lex=None, config=None, use_field=True):
+    config = config or RankingConfig()
     demands, results, qrels = split(sname)
-    s = SplitScores([d["id"] for d in demands], [r["id"] for r in results], dense, lex,
-                    fields(sname) if use_field else None)
+    s = SplitScores(
+        [d["id"] for d in demands],
+        [r["id"] for r in results],
+        dense,
+        lex,
+        fields(sname) if use_field else None,
+    )
     return compute_metrics(rank_split(s, config), qrels)
 
 
@@ -97,11 +112,14 @@ def grid(model):
             for norm in ["zscore", "minmax"]:
                 for w in [0.6, 0.7, 0.8, 0.9]:
                     for fw in [0.0, 0.3]:
-                        row(f"{scheme} {rv} {norm} dense={w} field={fw}",
+                        row(
+                            f"{scheme} {rv} {norm} dense={w} field={fw}",
                             dense=lambda s, r=rv: dense_matrix(s, model, r),
                             lex=lambda s, sc=scheme: lex_matrix(s, sc),
-                            config=replace(cfg, dense=w, normalization=norm,
-                                           structured={"field": fw}))
+                            config=replace(
+                                cfg, dense=w, normalization=norm, structured={"field": fw}
+                            ),
+                        )
 
 
 def main():
@@ -110,43 +128,78 @@ def main():
         return grid(model)
     if len(sys.argv) > 2 and sys.argv[2] == "dense":
         for rv in sys.argv[3].split(","):
-            row(f"dense {model} {rv}", dense=lambda s, r=rv: dense_matrix(s, model, r),
-                config=replace(RankingConfig(), structured={}), use_field=False)
-            row(f"fuse unibigram zscore 0.7 f0.3 {model} {rv}",
+            row(
+                f"dense {model} {rv}",
+                dense=lambda s, r=rv: dense_matrix(s, model, r),
+                config=replace(RankingConfig(), structured={}),
+                use_field=False,
+            )
+            row(
+                f"fuse unibigram zscore 0.7 f0.3 {model} {rv}",
                 dense=lambda s, r=rv: dense_matrix(s, model, r),
                 lex=lambda s: lex_matrix(s, "unibigram"),
-                config=replace(RankingConfig(), dense=0.7, structured={"field": 0.3}))
+                config=replace(RankingConfig(), dense=0.7, structured={"field": 0.3}),
+            )
         return
     cfg = RankingConfig()
     nofield = replace(cfg, structured={})
     print(f"{'variant':58s} | dev nDCG R@10 MRR R@100 | para nDCG R@10 MRR R@100")
     # --- lexical only
     for scheme in ["bigram", "unibigram", "jieba", "jieba_bigram"]:
-        row(f"BM25 {scheme} full", lex=lambda s, sc=scheme: lex_matrix(s, sc), config=nofield,
-            use_field=False)
+        row(
+            f"BM25 {scheme} full",
+            lex=lambda s, sc=scheme: lex_matrix(s, sc),
+            config=nofield,
+            use_field=False,
+        )
     for doc in ["title2", "abstract", "title_kw"]:
-        row(f"BM25 bigram {doc}", lex=lambda s, d=doc: lex_matrix(s, "bigram", d),
-            config=nofield, use_field=False)
+        row(
+            f"BM25 bigram {doc}",
+            lex=lambda s, d=doc: lex_matrix(s, "bigram", d),
+            config=nofield,
+            use_field=False,
+        )
     for k1, b in [(0.9, 0.4), (1.2, 0.5), (1.5, 0.75), (2.0, 0.75), (1.2, 0.9)]:
-        row(f"BM25 bigram full k1={k1} b={b}", lex=lambda s, k=k1, bb=b: lex_matrix(
-            s, "bigram", "full", k, bb), config=nofield, use_field=False)
+        row(
+            f"BM25 bigram full k1={k1} b={b}",
+            lex=lambda s, k=k1, bb=b: lex_matrix(s, "bigram", "full", k, bb),
+            config=nofield,
+            use_field=False,
+        )
     # --- dense only
     for rv in ["full", "abstract", "title", "title_kw", "title+abstract", "title_kw+full"]:
-        row(f"dense {model} {rv}", dense=lambda s, r=rv: dense_matrix(s, model, r),
-            config=nofield, use_field=False)
-    row(f"dense {model} full, query=title", dense=lambda s: dense_matrix(
-        s, model, "full", "demand_title"), config=nofield, use_field=False)
+        row(
+            f"dense {model} {rv}",
+            dense=lambda s, r=rv: dense_matrix(s, model, r),
+            config=nofield,
+            use_field=False,
+        )
+    row(
+        f"dense {model} full, query=title",
+        dense=lambda s: dense_matrix(s, model, "full", "demand_title"),
+        config=nofield,
+        use_field=False,
+    )
     # --- fusion
     lex = lambda s: lex_matrix(s, "bigram")  # noqa: E731
     den = lambda s: dense_matrix(s, model, "full")  # noqa: E731
     for norm in ["zscore", "minmax", "rank"]:
         for w in [0.3, 0.4, 0.5, 0.6, 0.7]:
-            row(f"fuse {norm} dense={w} nofield", dense=den, lex=lex,
-                config=replace(nofield, normalization=norm, dense=w), use_field=False)
+            row(
+                f"fuse {norm} dense={w} nofield",
+                dense=den,
+                lex=lex,
+                config=replace(nofield, normalization=norm, dense=w),
+                use_field=False,
+            )
     for w in [0.4, 0.5, 0.6]:
         for fw in [0.1, 0.2, 0.3, 0.5, 0.8]:
-            row(f"fuse zscore dense={w} field={fw}", dense=den, lex=lex,
-                config=replace(cfg, dense=w, structured={"field": fw}))
+            row(
+                f"fuse zscore dense={w} field={fw}",
+                dense=den,
+                lex=lex,
+                config=replace(cfg, dense=w, structured={"field": fw}),
+            )
 
 
 if __name__ == "__main__":

@@ -29,7 +29,7 @@ def test_whole_schema_generates_without_warnings(tmp_path):
 def test_matching_api_schema_has_no_warnings():
     """The needs/results/capabilities part alone, so a problem elsewhere does not hide one here."""
     GENERATOR_STATS.reset()
-    patterns = [path("api/v1/", include(("matching.api.urls", "api"), namespace="api"))]
+    patterns = [path("api/v1/", include(("matching.catalogue.api.urls", "api"), namespace="api"))]
     schema = SchemaGenerator(patterns=patterns).get_schema(request=None, public=True)
     validate_schema(schema)
     assert not GENERATOR_STATS, dict(GENERATOR_STATS._warn_cache)

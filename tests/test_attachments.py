@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from django.urls import reverse
 
-from matching import services
+from matching.catalogue import services
 from matching.models import Attachment, Need, Result
 from tests.factories import NeedFactory, ResultFactory
 from tests.web_helpers import (  # noqa: F401

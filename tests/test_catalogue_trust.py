@@ -25,7 +25,7 @@ from rest_framework.test import APIClient
 from accounts.services import api_token_create
 from challenges.models import BidIndicatorResponse, ChallengeMilestone
 from core.limits import LONG_TEXT
-from matching import services
+from matching.catalogue import services
 from matching.models import CapabilityProfile, Need, NeedAccess, NeedIndicator, Result
 from tests.factories import (
     BidFactory,

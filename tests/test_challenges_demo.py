@@ -8,7 +8,7 @@ from accounts.demo import load_accounts
 from challenges.demo import load_challenges
 from challenges.models import Bid, Challenge, Contract, Payment, ReviewAssignment
 from core.demo import DEMO_DIR
-from matching.demo import load_matching
+from matching.catalogue.demo import load_matching
 from taxonomy.services import taxonomy_load
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]

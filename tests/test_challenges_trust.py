@@ -22,8 +22,8 @@ from challenges.models import Bid, Challenge, ExpertConflict, ReviewAssignment, 
 from challenges.services import TransitionError
 from core.limits import LONG_TEXT, PARAGRAPH, TITLE
 from core.models import AuditEvent
+from matching.catalogue.visibility import NeedVisibility
 from matching.models import Need, Patent, Result
-from matching.selectors import NeedVisibility
 from tests.factories import (
     BidFactory,
     ChallengeFactory,

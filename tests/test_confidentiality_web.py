@@ -19,10 +19,10 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts.models import Membership, Organization
-from matching import services
-from matching import web_selectors as ws
+from matching.catalogue import selectors as ws
+from matching.catalogue import services
+from matching.catalogue.visibility import NeedVisibility, need_queryset_for_viewer, need_visibility
 from matching.models import Match, Need, NeedAccess
-from matching.selectors import NeedVisibility, need_queryset_for_viewer, need_visibility
 from tests.factories import (
     FieldFactory,
     MembershipFactory,

@@ -8,9 +8,9 @@ from django.core.management import call_command
 
 from accounts.demo import load_accounts
 from core.demo import DEMO_DIR, read_parts
-from matching.demo import load_matching
+from matching.catalogue.demo import load_matching
+from matching.catalogue.services import validate_indicator_rows, validate_patent_rows
 from matching.models import CapabilityProfile, Need, NeedIndicator, Patent, Result
-from matching.services import validate_indicator_rows, validate_patent_rows
 from taxonomy.services import taxonomy_load
 
 pytestmark = pytest.mark.django_db

@@ -11,7 +11,7 @@ from django.conf import settings
 from django.core.management import CommandError, call_command
 from openpyxl import Workbook, load_workbook
 
-from matching import importers
+from matching.catalogue import importers
 from matching.models import Need, NeedIndicator, Patent, Result
 from tests.factories import FieldFactory, RegionFactory
 

@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from matching import embedding, lexical
-from matching.evaluation import (
+from matching.matcher import embedding, lexical
+from matching.matcher.evaluation import (
     compute_metrics,
     demand_text,
     evaluate,
@@ -25,7 +25,7 @@ from matching.evaluation import (
     recall_at,
     result_text,
 )
-from matching.ranking import (
+from matching.matcher.ranking import (
     DEFAULT_CONFIG,
     RankingConfig,
     budget_fit,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from accounts.models import Membership
-from matching import pipeline
+from matching.matcher import pipeline
 from matching.models import Match, MatchFeedback, Need
 from tests.factories import MembershipFactory, NeedFactory, UserFactory
 from tests.test_matching_pipeline import make_results

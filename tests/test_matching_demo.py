@@ -6,9 +6,9 @@ import pytest
 
 from accounts.demo import load_accounts
 from core.demo import DEMO_DIR, read_parts
-from matching import engine, indexing, pipeline
-from matching.demo import load_matching
-from matching.documents import result_doc
+from matching.catalogue.demo import load_matching
+from matching.matcher import engine, indexing, pipeline
+from matching.matcher.documents import result_doc
 from matching.models import Match, Need, Result
 from taxonomy.services import taxonomy_load
 

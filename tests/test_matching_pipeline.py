@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from matching import engine, pipeline
+from matching.matcher import engine, pipeline
 from matching.models import (
     Embedding,
     LexicalDocument,
@@ -144,8 +144,8 @@ def test_batched_lexical_index_keeps_document_frequencies_exact():
     """One batch adds, edits and repeats documents; the stored frequencies equal a recount."""
     from collections import Counter
 
-    from matching import indexing
-    from matching.documents import MatchDoc
+    from matching.matcher import indexing
+    from matching.matcher.documents import MatchDoc
 
     def doc(object_id: int, text: str) -> MatchDoc:
         return MatchDoc(kind="result", object_id=object_id, text=text)
@@ -221,7 +221,7 @@ def test_private_need_explanation_has_a_public_part_without_its_text():
 
 
 def test_reindex_stores_matches_without_emailing_but_a_published_need_notifies():
-    from matching.reindex import reindex
+    from matching.matcher.reindex import reindex
     from notifications.models import Notification
 
     results = make_results()
@@ -261,7 +261,7 @@ def test_model_change_builds_a_new_version_and_switches_when_complete(settings, 
     import json
     from pathlib import Path
 
-    from matching import indexing, reindex
+    from matching.matcher import indexing, reindex
     from matching.models import EmbeddingVersion
 
     results = make_results()

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from matching import pipeline
+from matching.matcher import pipeline
 from matching.models import Match
 from matching.tasks import index_and_match
 from tests.factories import NeedFactory

@@ -9,7 +9,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.urls import reverse
 
 from core.models import AuditEvent
-from matching import services
+from matching.catalogue import services
 from matching.models import Need, NeedIndicator
 from tests.factories import NeedFactory, NeedIndicatorFactory
 from tests.web_helpers import fast_passwords, need_form_data, taxonomy  # noqa: F401

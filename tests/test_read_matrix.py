@@ -1,5 +1,5 @@
 """The read-path matrix: every role × every confidentiality level × every read path shows exactly
-the need fields that ``matching.projections`` allows at the level the role has.
+the need fields that ``matching.catalogue.projections`` allows at the level the role has.
 
 Each need carries a marker in every field (``DESC-SUMMARY`` in the description of the summary-public
 need, and so on) and its matches carry explanations whose fit items quote the need's maturity,
@@ -27,14 +27,14 @@ from rest_framework.test import APIClient
 
 from accounts.models import Membership, Organization
 from challenges.models import Challenge, ConsortiumMember
-from matching.models import CoopMode, Need, NeedAccess
-from matching.projections import (
+from matching.catalogue.projections import (
     NEED_ACCESS_REQUEST_FIELDS,
     NEED_FULL_ONLY_FIELDS,
     NEED_SUMMARY_FIELDS,
     need_fields,
 )
-from matching.selectors import NeedVisibility
+from matching.catalogue.visibility import NeedVisibility
+from matching.models import CoopMode, Need, NeedAccess
 from notifications.emails import render_notification
 from notifications.models import Notification
 from notifications.services import match_notifications_create
@@ -636,12 +636,12 @@ def test_every_route_is_in_the_matrix_or_exempt():
 
 
 def test_summary_viewer_sees_no_fit_item_about_hidden_need_fields():
-    """A real explanation (``matching.explain``) of a need asking for TRL ≥ 6, equity and a budget,
+    """A real explanation (``matching.matcher.explain``) of a need asking for TRL ≥ 6, equity and a budget,
     against a TRL-3 result: what a summary-only viewer reads names none of the three (finding 3:
     "需求要求 ≥ 6" and "需求希望技术入股…" reached labs without access)."""
-    from matching.documents import MatchDoc
-    from matching.explain import explain
-    from matching.projections import explanation_for_viewer
+    from matching.catalogue.projections import explanation_for_viewer
+    from matching.matcher.documents import MatchDoc
+    from matching.matcher.explain import explain
 
     need = MatchDoc(
         kind="need",

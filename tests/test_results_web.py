@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 
 from core.models import AuditEvent
-from matching import services
+from matching.catalogue import services
 from matching.models import CapabilityProfile, Patent, Result
 from tests.factories import CapabilityProfileFactory, FieldFactory, ResultFactory
 from tests.web_helpers import fast_passwords, result_form_data, taxonomy  # noqa: F401

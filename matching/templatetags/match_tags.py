@@ -1,20 +1,10 @@
 from django import template
-from django.urls import NoReverseMatch, reverse
 
-from matching import match_selectors
-from matching.projections import explanation_for_viewer, need_shows
-from matching.selectors import NeedVisibility
+from matching.catalogue.projections import explanation_for_viewer, need_shows
+from matching.catalogue.visibility import NeedVisibility
+from matching.matches import selectors as match_selectors
 
 register = template.Library()
-
-
-def _invite_url_name() -> str | None:
-    # The challenges app offers "invite to bid" on a match when it is installed.
-    try:
-        reverse("challenges:invite-from-match", kwargs={"match_id": 1})
-    except NoReverseMatch:
-        return None
-    return "challenges:invite-from-match"
 
 
 @register.inclusion_tag("matching/_need_matches.html", takes_context=True)
@@ -25,7 +15,6 @@ def need_matches(context, need):
         "csrf_token": context.get("csrf_token"),
         "matches": match_selectors.matches_for_need(need=need),
         "feedback_reasons": match_selectors.feedback_reason_counts(need=need),
-        "invite_url_name": _invite_url_name(),
     }
 
 

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from django import template
 
+from matching.catalogue.selectors import home_listings
 from matching.models import CoopMode
-from matching.web_selectors import home_listings
 
 register = template.Library()
 

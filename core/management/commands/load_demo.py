@@ -1,8 +1,9 @@
 from django.core.management.base import BaseCommand
 
 from accounts.demo import load_accounts
+from challenges.demo import load_challenges
 from core.demo import DEMO_DIR
-from matching.demo import load_matching
+from matching.catalogue.demo import load_matching
 from taxonomy.services import taxonomy_load
 
 
@@ -16,5 +17,5 @@ class Command(BaseCommand):
         counts = taxonomy_load(path=DEMO_DIR / "taxonomy.json")
         counts |= load_accounts(password=password)
         counts |= load_matching()
-        counts |= __import__("challenges.demo").demo.load_challenges()  # after needs and results
+        counts |= load_challenges()  # after needs and results
         self.stdout.write("demo data: " + ", ".join(f"{k} {v}" for k, v in counts.items()))

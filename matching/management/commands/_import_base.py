@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from accounts.models import User
 from accounts.selectors import user_is_member
-from matching import importers
+from matching.catalogue import importers
 
 
 class ImportCommand(BaseCommand):

@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 from django.core.management.base import BaseCommand, CommandError
 
-from matching import embedding, ranking
-from matching.evaluation import compute_metrics, demand_text, load_split, result_text
-from matching.offline import OfflinePool
+from matching.matcher import embedding, ranking
+from matching.matcher.evaluation import compute_metrics, demand_text, load_split, result_text
+from matching.matcher.offline import OfflinePool
 
 
 class Command(BaseCommand):

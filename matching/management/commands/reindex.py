@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand
 from tqdm import tqdm
 
-from matching.reindex import DEFAULT_ORDER, reindex
+from matching.matcher.reindex import DEFAULT_ORDER, reindex
 
 
 class Command(BaseCommand):
