@@ -11,7 +11,7 @@ from django.conf import settings
 from django.core.management import CommandError, call_command
 from openpyxl import Workbook, load_workbook
 
-from matching.catalogue import importers
+from matching.catalogue import import_templates, importers
 from matching.models import Need, NeedIndicator, Patent, Result
 from tests.factories import FieldFactory, RegionFactory
 
@@ -278,7 +278,7 @@ def test_templates_are_what_the_importer_writes(tmp_path):
     for kind in ("needs", "results"):
         for suffix in (".csv", ".xlsx"):
             fresh = tmp_path / f"{kind}{suffix}"
-            importers.write_template(kind, fresh)
+            import_templates.write_template(kind, fresh)
             shipped = TEMPLATES / f"{kind}_template{suffix}"
             assert importers.read_table(fresh) == importers.read_table(shipped), shipped
     assert load_workbook(TEMPLATES / "needs_template.xlsx").active["A1"].value == "外部编号"

@@ -47,7 +47,7 @@ from accounts.models import Organization
 from accounts.selectors import member_org_ids, user_acts_for
 from core.spreadsheet import csv_writer
 from core.throttling import UserRateThrottle
-from matching.catalogue import importers, selectors, services
+from matching.catalogue import import_templates, importers, selectors, services
 from matching.catalogue.api.filters import CapabilityFilter, NeedFilter, ResultFilter
 from matching.catalogue.api.serializers import (
     BulkErrorOutputSerializer,
@@ -483,7 +483,7 @@ def need_export_rows(needs, *, member_ids: set[int]):
             "contact_email": need.contact_email,
             "confidentiality": _label(Need.Confidentiality.choices, need.confidentiality),
             "terms": need.terms,
-            "indicators": importers.indicator_cell(need) if "indicators" in shown else "",
+            "indicators": import_templates.indicator_cell(need) if "indicators" in shown else "",
             "organization": need.organization.name,
             "published_at": published,
         }
