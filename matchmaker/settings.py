@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "matching",
     "challenges",
     "notifications",
+    "ops",
 ]
 
 MIDDLEWARE = [

@@ -10,6 +10,7 @@ api_v1 = [
     path("", include("matching.catalogue.api.urls")),
     path("", include("challenges.api.urls")),
     path("", include("notifications.api.urls")),
+    path("", include("ops.api.urls")),
 ]
 
 urlpatterns = [
@@ -30,6 +31,7 @@ urlpatterns = [
     path("accounts/", include("accounts.urls")),
     path("challenges/", include("challenges.urls")),
     path("notifications/", include("notifications.urls")),
+    path("ops/", include("ops.urls")),
     path("", include("matching.matches.urls")),
     path("", include("matching.catalogue.urls")),
     path("", include("core.urls")),

@@ -575,6 +575,11 @@ NOT_A_NEED_READ: dict[str, str] = {
     "api:capability-detail": "a capability profile, no need data",
     "matching:capability-detail": "a capability profile, no need data",
     "matching:dashboard": "own organization's items; access requests (tests/test_catalogue_trust.py)",
+    # ops: aggregates only (counts, amounts, field names), never a need's title or text; platform
+    # staff only (FULL everywhere anyway), 403 for everyone else (tests/test_ops_dashboard.py)
+    "ops:dashboard": "staff-only aggregates, no need fields (tests/test_ops_dashboard.py)",
+    "ops:export-csv": "staff-only aggregates, no need fields (tests/test_ops_dashboard.py)",
+    "api:ops-funnel": "staff-only aggregates, no need fields (tests/test_ops_dashboard.py)",
     "notifications:center": "the user's own notifications, built by the email path above",
     "notifications:preferences": "settings, no need data",
     "notifications:unsubscribe": "settings, no need data",
