@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from accounts.selectors import member_org_ids
-from matching import match_selectors, match_services
+from matching import calibration, match_selectors, match_services
 
 
 @require_POST
@@ -40,9 +40,13 @@ def match_feedback(request, pk: int):
 @login_required
 def my_matches(request):
     org_ids = list(member_org_ids(request.user))
+    matched = match_selectors.matched_needs_for_organization(
+        organization_ids=org_ids, user=request.user
+    )
     context = {
-        "matched_needs": match_selectors.matched_needs_for_organization(
-            organization_ids=org_ids, user=request.user
+        "matched_needs": matched,
+        "has_strong": any(
+            calibration.strength(m.score, m.model_version) == "strong" for m, _v in matched
         ),
     }
     return render(request, "matching/my_matches.html", context)

@@ -9,7 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.selectors import user_acts_for
-from matching import match_selectors, match_services, pipeline
+from matching import calibration, indexing, match_selectors, match_services, pipeline
 from matching.api.match_serializers import (
     AdHocMatchInputSerializer,
     AdHocMatchOutputSerializer,
@@ -47,6 +47,7 @@ class NeedMatchesApi(APIView):
             {
                 "id": m.pk,
                 "score": m.score,
+                "strength": calibration.strength(m.score, m.model_version),
                 "rank": m.rank,
                 "candidate": _candidate(
                     m.candidate, "result" if m.result_id else "capability", request
@@ -81,6 +82,7 @@ class ResultMatchesApi(APIView):
                 {
                     "id": match.pk,
                     "score": match.score,
+                    "strength": calibration.strength(match.score, match.model_version),
                     # A summary-only need shows title, field, region and summary: not its company.
                     "need": _candidate(
                         match.need,
@@ -106,9 +108,11 @@ class AdHocMatchApi(APIView):
         serializer = AdHocMatchInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         ranked = pipeline.rank_text(**serializer.validated_data)
+        model_id = indexing.serving_version().model_id if ranked else ""
         data = [
             {
                 "score": c.score,
+                "strength": calibration.strength(c.score, model_id),
                 "candidate": _candidate(c.obj, "result", request),
                 "components": c.components,
                 "explanation": explanation_for_viewer(explanation, NeedVisibility.FULL),

@@ -1,7 +1,7 @@
 from django import template
 from django.urls import NoReverseMatch, reverse
 
-from matching import match_selectors
+from matching import calibration, match_selectors
 from matching.projections import explanation_for_viewer, need_shows
 from matching.selectors import NeedVisibility
 
@@ -20,10 +20,12 @@ def _invite_url_name() -> str | None:
 @register.inclusion_tag("matching/_need_matches.html", takes_context=True)
 def need_matches(context, need):
     """A need's ranked matches with explanations and feedback buttons (for its own side)."""
+    matches = list(match_selectors.matches_for_need(need=need))
     return {
         "request": context.get("request"),
         "csrf_token": context.get("csrf_token"),
-        "matches": match_selectors.matches_for_need(need=need),
+        "matches": matches,
+        "has_strong": any(match_strength(m) == "strong" for m in matches),
         "feedback_reasons": match_selectors.feedback_reason_counts(need=need),
         "invite_url_name": _invite_url_name(),
     }
@@ -32,12 +34,18 @@ def need_matches(context, need):
 @register.inclusion_tag("matching/_result_matches.html", takes_context=True)
 def result_matched_needs(context, result):
     """Open needs matched to a result, each shown only as far as the viewer may see the need."""
+    matched = match_selectors.needs_matched_to_result(result=result, user=context["request"].user)
     return {
         "request": context.get("request"),
-        "matched_needs": match_selectors.needs_matched_to_result(
-            result=result, user=context["request"].user
-        ),
+        "matched_needs": matched,
+        "has_strong": any(match_strength(m) == "strong" for m, _v in matched),
     }
+
+
+@register.filter
+def match_strength(match) -> str:
+    """ "strong" (clears the email threshold of the calibrated score) or "weak"."""
+    return calibration.strength(match.score, match.model_version)
 
 
 @register.filter
