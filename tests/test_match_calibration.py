@@ -60,10 +60,11 @@ def test_expected_calibration_error_is_zero_for_honest_scores_and_large_for_over
 
 
 def test_threshold_is_the_lowest_that_keeps_precision_and_silences_orphan_needs():
-    scores = np.asarray([0.9, 0.8, 0.6, 0.4, 0.3, 0.2])
-    relevant = np.asarray([True, True, True, False, True, False])
-    # Precision ≥ 0.8 from 0.31 on (0.3 still gives 4/5); orphan tops at 0.35 push it above them.
-    assert calibration_fit.choose_threshold(scores, relevant, np.asarray([0.1])) == 0.2
+    scores = np.asarray([0.9, 0.8, 0.6, 0.5, 0.4, 0.3, 0.2])
+    relevant = np.asarray([True, True, True, True, False, True, False])
+    # Precision stays ≥ 0.8 from 0.21 on (5 of 6 pairs, then 4 of 5, then all); at 0.2 it is 5/7.
+    assert calibration_fit.choose_threshold(scores, relevant, np.asarray([0.1])) == 0.21
+    # A need without an answer whose best candidate scores 0.35 must not be emailed.
     assert calibration_fit.choose_threshold(scores, relevant, np.asarray([0.35])) == 0.36
 
 
