@@ -65,11 +65,6 @@ class Candidate:
     features: dict[str, float] = field(default_factory=dict)
 
 
-def display_score(fused: float) -> float:
-    """The old display score (a logistic of the fused score), for a model without calibration."""
-    return calibration.legacy_score(fused)
-
-
 def calibration_features(
     *,
     fused: np.ndarray,
