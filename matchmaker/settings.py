@@ -143,10 +143,11 @@ CELERY_BEAT_SCHEDULE: dict = {
     "challenges-remind-deadlines": {"task": "challenges.remind_bid_deadlines", "schedule": 3600.0},
 }
 # Notifications (the email outbox of the notifications app).
-# A global floor under every user's own minimum score for match emails. A match score of 0.5 means
-# the fused score is two pool standard deviations above a typical candidate (matching/matcher/engine.py,
-# display_score): weaker pairings are shown on the pages but do not email anyone.
-NOTIFICATION_MIN_SCORE = env_float("NOTIFICATION_MIN_SCORE", 0.5)
+# The score a match must reach to be emailed (under every user's own minimum). Unset: the calibrated
+# threshold of the match's model (matching/matcher/calibration.json, fitted so that on dev at least 80 % of
+# the emailed matches are relevant; 0.5 for a model without calibration). Weaker pairings are shown
+# on the pages as weak candidates but do not email anyone.
+NOTIFICATION_MIN_SCORE: float | None = env_float("NOTIFICATION_MIN_SCORE", None)  # type: ignore[arg-type]
 NOTIFICATION_MATCHES_PER_EMAIL = env_int("NOTIFICATION_MATCHES_PER_EMAIL", 5)
 # Temporary SMTP failures (4xx, refused, timeout) are retried with exponential backoff (jittered,
 # capped) up to this many attempts; permanent ones (5xx) are not retried.

@@ -26,6 +26,7 @@ from accounts.models import Membership, User
 from core.services import audit_record
 from matching.catalogue.projections import explanation_for_viewer, need_shows
 from matching.catalogue.visibility import NeedVisibility, need_visibility
+from matching.matcher import calibration
 from matching.models import Match, Need
 from notifications.emails import message_id_for
 from notifications.models import MatchNotice, Notification, NotificationPreference
@@ -151,9 +152,12 @@ def _field_ids(fields: Iterable) -> set[int]:
     return ids
 
 
-def _wants(preference: NotificationPreference, *, score: float, fields: Iterable) -> bool:
-    threshold = max(settings.NOTIFICATION_MIN_SCORE, preference.min_score)
-    if score < threshold:
+def _wants(preference: NotificationPreference, *, match: Match, fields: Iterable) -> bool:
+    """Whether this user wants an email about ``match``: strong enough (the calibrated threshold of
+    its model, ``matching.matcher.calibration.alert_threshold``, and the user's own minimum) and in a field
+    the user follows."""
+    threshold = max(calibration.alert_threshold(match.model_version), preference.min_score)
+    if match.score < threshold:
         return False
     wanted = {field.pk for field in preference.fields.all()} if preference.pk else set()
     return not wanted or bool(wanted & _field_ids(fields))
@@ -322,7 +326,7 @@ def match_notifications_create(*, matches: Sequence[Match]) -> int:
                 m
                 for m in need_matches
                 if (m.pk, user.pk) not in noticed
-                and _wants(preference, score=m.score, fields=_candidate_fields(m))
+                and _wants(preference, match=m, fields=_candidate_fields(m))
             ]
             if wanted and _match_notification_create(
                 recipient=user,
@@ -356,7 +360,7 @@ def match_notifications_create(*, matches: Sequence[Match]) -> int:
                 m
                 for m in pair_matches
                 if (m.pk, user.pk) not in noticed
-                and _wants(preference, score=m.score, fields=[need.field])
+                and _wants(preference, match=m, fields=[need.field])
             ]
             if wanted and _match_notification_create(
                 recipient=user,

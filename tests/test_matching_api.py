@@ -131,6 +131,35 @@ def test_feedback_not_relevant_requires_reason_then_drops_pair(
     assert results[0].pk not in ranked
 
 
+def test_not_relevant_removes_the_pair_from_that_side_at_once_before_any_reranking(client, matched):
+    results, needs, lab = matched
+    need = needs["public"]
+    match = Match.objects.get(need=need, result=results[0])
+    client.force_login(need.created_by)
+    client.post(
+        f"/api/v1/matches/{match.pk}/feedback/",
+        {"verdict": "not_relevant", "reason": "wrong_field"},
+        content_type="application/json",
+    )
+    # No re-ranking has run (the task was not executed): the need's side no longer sees the pair.
+    assert Match.objects.filter(pk=match.pk).exists()
+    listed = [m["id"] for m in client.get(f"/api/v1/needs/{need.uuid}/matches/").json()]
+    assert match.pk not in listed
+    assert f'id="match-{match.pk}"' not in client.get(need.get_absolute_url()).content.decode()
+
+    # The lab's side marks another need's pair as not relevant: gone from its lists, not the need's.
+    other = Match.objects.get(need=needs["summary"], result=results[0])
+    client.force_login(lab)
+    client.post(
+        f"/api/v1/matches/{other.pk}/feedback/",
+        {"verdict": "not_relevant", "reason": "wrong_mode"},
+        content_type="application/json",
+    )
+    seen = [m["id"] for m in client.get(f"/api/v1/results/{results[0].uuid}/matches/").json()]
+    assert other.pk not in seen
+    assert needs["summary"].title not in client.get("/matches/").content.decode()
+
+
 def test_outsider_cannot_give_feedback(client, matched):
     results, needs, _lab = matched
     match = Match.objects.get(need=needs["public"], result=results[0])

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 import pytest
 
 from accounts.demo import load_accounts
 from core.demo import DEMO_DIR, read_parts
 from matching.catalogue.demo import load_matching
-from matching.matcher import engine, indexing, pipeline
-from matching.matcher.documents import result_doc
+from matching.matcher import engine, explain, indexing, pipeline
+from matching.matcher.documents import need_doc, result_doc
 from matching.models import Match, Need, Result
 from taxonomy.services import taxonomy_load
 
@@ -26,7 +28,7 @@ def answers() -> dict[str, set[str]]:
     return table
 
 
-def test_demo_need_gets_a_written_answer_first(answers):
+def load_demo_pool() -> None:
     engine.clear_pool_samples()
     taxonomy_load(path=DEMO_DIR / "taxonomy.json")
     load_accounts(password="demo-pass-123")
@@ -41,6 +43,10 @@ def test_demo_need_gets_a_written_answer_first(answers):
     )
     assert len(pool) > 150
     indexing.index_docs("result", [result_doc(r) for r in pool])
+
+
+def test_demo_need_gets_a_written_answer_first(answers):
+    load_demo_pool()
     for key in NEEDS:
         need = Need.objects.get(external_ref=key)
         pipeline.index_and_match(kind="need", object_id=need.pk)
@@ -52,3 +58,27 @@ def test_demo_need_gets_a_written_answer_first(answers):
         )
         assert top.result.external_ref in answers[key], (key, top.result.title)
         assert top.explanation["shared_terms"] or top.explanation["evidence"]
+
+
+def test_demo_explanations_name_no_generic_term_and_keep_the_original_casing():
+    load_demo_pool()
+    needs = Need.objects.filter(
+        status__in=Need.OPEN_STATUSES,
+        field__code__regex=r"^(new_energy|new_materials|environment|advanced_manufacturing)\.",
+    ).order_by("pk")[:12]
+    checked = 0
+    for need in needs:
+        pipeline.index_and_match(kind="need", object_id=need.pk)
+        need_text = unicodedata.normalize("NFKC", need_doc(need).text)
+        for match in Match.objects.filter(need=need):
+            for explanation in (match.explanation, match.explanation["public"]):
+                terms = explanation["shared_terms"]
+                assert len(terms) <= explain.MAX_TERMS
+                assert not set(terms) & explain.GENERIC_WORDS, (need.title, terms)
+                for term in terms:
+                    if term.isascii():  # codes and units as the need writes them (LDMOS, 15 kV)
+                        assert term in need_text, (term, need.title)
+                checked += len(terms)
+            for pair in match.explanation["evidence"]:
+                assert pair["level"] in {"strong", "medium", "weak"}
+    assert checked > 20

@@ -103,6 +103,8 @@ def explanation_for_viewer(explanation: dict | None, visibility: NeedVisibility)
     if visibility >= NeedVisibility.FULL:
         return {
             "shared_terms": list(explanation.get("shared_terms") or []),
+            # Each pair as stored: need and candidate sentence, its level (强/中/弱: strong,
+            # medium, weak) and the similarity behind it.
             "evidence": [e for e in explanation.get("evidence") or [] if isinstance(e, dict)],
             "fit": [i for i in explanation.get("fit") or [] if isinstance(i, dict)],
         }

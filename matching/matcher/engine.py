@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from django.db import connection, transaction
 
-from matching.matcher import lexical, ranking
+from matching.matcher import calibration, lexical, ranking
 from matching.matcher.documents import MatchDoc, doc_for, load_objects
 from matching.matcher.indexing import lexical_stats, tokens_for
 from matching.models import EmbeddingVersion, ObjectKind
@@ -44,9 +44,8 @@ HNSW_EF_SEARCH = 200
 # Pool sample for the z-score scale, refreshed every few minutes per process.
 POOL_SAMPLE_SIZE = 400
 POOL_SAMPLE_TTL = 300.0
-# Display score: a logistic of the fused score, so users see 0–1 ("匹配度") with the same order.
-DISPLAY_CENTER = 2.0
-DISPLAY_SCALE = 1.0
+# Below this many sampled documents the pool's scale cannot be estimated (``pool_zscores``).
+POOL_SAMPLE_MIN = 20
 
 
 @dataclass
@@ -59,14 +58,32 @@ class Candidate:
     lexical: float
     fused: float = 0.0
     components: dict[str, float] = field(default_factory=dict)
+    # The calibrated P(relevant) (``matching.matcher.calibration``); the legacy logistic of the fused score
+    # when the model has no calibration.
+    score: float = 0.0
+    calibrated: bool = False
+    features: dict[str, float] = field(default_factory=dict)
 
-    @property
-    def score(self) -> float:
-        return display_score(self.fused)
 
-
-def display_score(fused: float) -> float:
-    return 1.0 / (1.0 + math.exp(-(fused - DISPLAY_CENTER) / DISPLAY_SCALE))
+def calibration_features(
+    *,
+    fused: np.ndarray,
+    dense: np.ndarray,
+    bm25: np.ndarray,
+    sample_bm25: np.ndarray,
+    query_tokens: Sequence[str],
+    doc_tokens: Sequence[Sequence[str]],
+    stats: lexical.Bm25Stats,
+) -> dict[str, np.ndarray]:
+    """The absolute and relative signals the calibrated score reads (``calibration.FEATURES``)."""
+    return calibration.features(
+        fused=fused,
+        cosine=dense,
+        coverage=calibration.coverage(query_tokens, doc_tokens, stats),
+        z_bm25=pool_zscores(
+            np.asarray(bm25, dtype=np.float64), np.asarray(sample_bm25, dtype=np.float64)
+        ),
+    )
 
 
 def vector_literal(vector: Iterable[float]) -> str:
@@ -304,7 +321,7 @@ def clear_pool_samples() -> None:
 def pool_zscores(values: np.ndarray, sample_values: np.ndarray) -> np.ndarray:
     """z-scores of ``values`` on the pool's scale; falls back to the values' own scale when the
     pool is too small to estimate it."""
-    reference = sample_values if sample_values.size >= 20 else values
+    reference = sample_values if sample_values.size >= POOL_SAMPLE_MIN else values
     if reference.size == 0:
         return np.zeros_like(values)
     std = float(reference.std())
@@ -400,6 +417,7 @@ def rank(
     sample_dense = sample.vectors @ qvec.astype(np.float32) if len(sample.vectors) else np.zeros(0)
     sample_bm25 = sample.corpus.scores(q_tokens, stats)
     docs = [doc_for(kind, objects[i]) for i in ids]
+    doc_tokens = [tokens[i] for i in ids]
     fused = rerank(
         dense=dense,
         bm25=bm25,
@@ -408,7 +426,19 @@ def rank(
         structured=structured_fits(query, docs),
         config=config,
     )
-    order = fused.order()[:limit]
+    values = calibration_features(
+        fused=fused.scores,
+        dense=dense,
+        bm25=bm25,
+        sample_bm25=sample_bm25,
+        query_tokens=q_tokens,
+        doc_tokens=doc_tokens,
+        stats=stats,
+    )
+    scores, calibrated = calibration.scores(
+        version.model_id, values, small_pool=len(sample_dense) < POOL_SAMPLE_MIN
+    )
+    order = (calibration.order(scores, fused.scores) if calibrated else fused.order())[:limit]
     return [
         Candidate(
             kind=kind,
@@ -419,6 +449,9 @@ def rank(
             lexical=float(bm25[j]),
             fused=float(fused.scores[j]),
             components=fused.breakdown(j),
+            score=float(scores[j]),
+            calibrated=calibrated,
+            features={name: float(v[j]) for name, v in values.items()},
         )
         for j in order
     ]

@@ -11,10 +11,11 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
-from matching.matcher import engine, lexical
+from matching.matcher import calibration, engine, lexical
 from matching.matcher.indexing import tokens_for
 
 
@@ -53,18 +54,69 @@ class OfflinePool:
         *,
         structured: Callable[[list[int]], dict[str, np.ndarray]] | None = None,
         limit: int = 100,
+        model_id: str | None = None,
     ) -> list[str]:
         """Pool ids, best first, for one query (at most ``limit``)."""
+        return self.rank_scored(
+            query_text, qvec, structured=structured, limit=limit, model_id=model_id
+        ).ids
+
+    def rank_scored(
+        self,
+        query_text: str,
+        qvec: np.ndarray,
+        *,
+        structured: Callable[[list[int]], dict[str, np.ndarray]] | None = None,
+        limit: int = 100,
+        model_id: str | None = None,
+    ) -> Ranked:
+        """The best ``limit`` pool ids for one query with their fused scores and the calibration
+        features (``matching.matcher.calibration.FEATURES``), best first. With the ``model_id`` of a
+        calibrated model, ordered by the calibrated score as the service does; else by the fused
+        score (as the calibration is fitted)."""
         q_tokens = tokens_for(query_text)
         dense_all = self.vectors @ np.asarray(qvec, dtype=np.float32)
         ann = np.argsort(-dense_all, kind="stable")[: engine.ANN_CANDIDATES].tolist()
         candidates = list(dict.fromkeys(ann + self.lexical_candidates(q_tokens)))
-        bm25 = lexical.bm25_scores(q_tokens, [self.tokens[i] for i in candidates], self.stats)
+        doc_tokens = [self.tokens[i] for i in candidates]
+        bm25 = lexical.bm25_scores(q_tokens, doc_tokens, self.stats)
+        sample_bm25 = self.sample_corpus.scores(q_tokens, self.stats)
         fused = engine.rerank(
             dense=dense_all[candidates],
             bm25=bm25,
             sample_dense=dense_all[self.sample],
-            sample_bm25=self.sample_corpus.scores(q_tokens, self.stats),
+            sample_bm25=sample_bm25,
             structured=structured(candidates) if structured else {},
         )
-        return [self.ids[candidates[j]] for j in fused.order()[:limit]]
+        values = engine.calibration_features(
+            fused=fused.scores,
+            dense=dense_all[candidates],
+            bm25=bm25,
+            sample_bm25=sample_bm25,
+            query_tokens=q_tokens,
+            doc_tokens=doc_tokens,
+            stats=self.stats,
+        )
+        order = fused.order()
+        if model_id is not None:
+            scores, calibrated = calibration.scores(model_id, values)
+            if calibrated:
+                order = calibration.order(scores, fused.scores)
+        order = order[:limit]
+        return Ranked(
+            ids=[self.ids[candidates[j]] for j in order],
+            fused=fused.scores[order],
+            features={name: v[order] for name, v in values.items()},
+        )
+
+
+@dataclass
+class Ranked:
+    """One query's ranking: pool ids best first, and per id its fused score and features."""
+
+    ids: list[str]
+    fused: np.ndarray
+    features: dict[str, np.ndarray]
+
+    def scores(self, model_id: str) -> np.ndarray:
+        return calibration.scores(model_id, self.features)[0]

@@ -126,6 +126,7 @@ def build_matches(
     for candidate in candidates:
         codes.update(candidate.doc.field_codes)
     names = engine.field_names(codes | {c.split(".")[0] for c in codes})
+    stats = explain_stats(doc)
     rows = []
     for rank, candidate in enumerate(candidates, start=1):
         components = {
@@ -143,7 +144,14 @@ def build_matches(
                 else None,
                 score=round(candidate.score, 6),
                 components={k: round(v, 6) for k, v in components.items()},
-                explanation=explain.explain(doc, candidate.doc, candidate.components, names),
+                explanation=explain.explain(
+                    doc,
+                    candidate.doc,
+                    candidate.components,
+                    names,
+                    stats=stats,
+                    model_id=model_version,
+                ),
                 model_version=model_version,
                 rank=rank,
             )
@@ -252,4 +260,18 @@ def rank_text(
     )
     codes = set(doc.field_codes) | {c for cand in ranked for c in cand.doc.field_codes}
     names = engine.field_names(codes | {c.split(".")[0] for c in codes})
-    return [(c, explain.explain(doc, c.doc, c.components, names)) for c in ranked]
+    stats = explain_stats(doc)
+    return [
+        (
+            c,
+            explain.explain(
+                doc, c.doc, c.components, names, stats=stats, model_id=version.model_id
+            ),
+        )
+        for c in ranked
+    ]
+
+
+def explain_stats(doc: MatchDoc):
+    """The result pool's document frequencies of the need's terms: the IDF floor of shared terms."""
+    return indexing.lexical_stats(ObjectKind.RESULT, indexing.tokens_for(doc.text))

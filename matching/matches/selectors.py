@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.http import Http404
 
 from accounts.selectors import member_org_ids, user_is_staff
@@ -10,10 +10,23 @@ from matching.catalogue.visibility import NeedVisibility, need_visibility
 from matching.models import Match, MatchFeedback, Need, Result
 
 
+def _rejected_by(organization_ids) -> Exists:
+    """The match was marked 不相关 by one of ``organization_ids``: gone for that side at once."""
+    return Exists(
+        MatchFeedback.objects.filter(
+            match=OuterRef("pk"),
+            organization_id__in=list(organization_ids),
+            verdict=MatchFeedback.Verdict.NOT_RELEVANT,
+        )
+    )
+
+
 def matches_for_need(*, need: Need, limit: int = 20) -> QuerySet[Match]:
-    """A need's ranked matches, for viewers who see the need in full (its own organization, staff)."""
+    """A need's ranked matches, for viewers who see the need in full (its own organization, staff);
+    pairs its organization marked 不相关 are left out."""
     return (
         Match.objects.filter(need=need)
+        .exclude(_rejected_by([need.organization_id]))
         .select_related(
             "result",
             "result__organization",
@@ -30,9 +43,10 @@ def needs_matched_to_result(
     *, result: Result, user, limit: int = 20
 ) -> list[tuple[Match, NeedVisibility]]:
     """Open needs matched to ``result``, each with what ``user`` may see of it; needs the user may not
-    see at all (private ones) are left out entirely."""
+    see at all (private ones), and pairs the result's organization marked 不相关, are left out."""
     matches = (
         Match.objects.filter(result=result, need__status__in=Need.OPEN_STATUSES)
+        .exclude(_rejected_by([result.organization_id]))
         .select_related("need", "need__organization", "need__field")
         .order_by("-score")[: limit * 3]
     )
@@ -87,13 +101,15 @@ def feedback_reason_counts(*, need: Need) -> dict[str, int]:
 def matched_needs_for_organization(
     *, organization_ids, user, limit: int = 50
 ) -> list[tuple[Match, NeedVisibility]]:
-    """Open needs matched to any result or capability profile of the user's organizations."""
+    """Open needs matched to any result or capability profile of the user's organizations, except
+    the pairs one of them marked 不相关."""
     matches = (
         Match.objects.filter(need__status__in=Need.OPEN_STATUSES)
         .filter(
             Q(result__organization_id__in=organization_ids, result__status=Result.Status.PUBLISHED)
             | Q(capability__organization_id__in=organization_ids, capability__is_published=True)
         )
+        .exclude(_rejected_by(organization_ids))
         .select_related("need", "need__organization", "need__field", "result", "capability")
         .order_by("-score")[: limit * 3]
     )

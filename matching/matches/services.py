@@ -29,8 +29,9 @@ def _side_organization(match: Match, user) -> int:
 def match_feedback_give(
     *, match: Match, user, verdict: str, reason: str = "", comment: str = ""
 ) -> MatchFeedback:
-    """Record (or change) one side's verdict on a match. A 'not relevant' from the need's side
-    drops the pair from the need's matches at the next re-ranking, which is scheduled now."""
+    """Record (or change) one side's verdict on a match. A 'not relevant' removes the pair from that
+    side's lists at once (``match_selectors``); from the need's side the need is also re-ranked
+    without it, which is scheduled now."""
     if verdict not in MatchFeedback.Verdict.values:
         raise ValidationError({"verdict": [_("请选择“感兴趣”或“不相关”。")]})
     if reason and reason not in MatchFeedback.Reason.values:

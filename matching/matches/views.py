@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from accounts.selectors import member_org_ids
+from matching.matcher import calibration
 from matching.matches import selectors as match_selectors
 from matching.matches import services as match_services
 
@@ -41,9 +42,13 @@ def match_feedback(request, pk: int):
 @login_required
 def my_matches(request):
     org_ids = list(member_org_ids(request.user))
+    matched = match_selectors.matched_needs_for_organization(
+        organization_ids=org_ids, user=request.user
+    )
     context = {
-        "matched_needs": match_selectors.matched_needs_for_organization(
-            organization_ids=org_ids, user=request.user
+        "matched_needs": matched,
+        "has_strong": any(
+            calibration.strength(m.score, m.model_version) == "strong" for m, _v in matched
         ),
     }
     return render(request, "matching/my_matches.html", context)

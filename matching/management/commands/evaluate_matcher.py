@@ -3,21 +3,21 @@
 import json
 import sys
 import time
-from functools import partial
 from pathlib import Path
 
-import numpy as np
 from django.core.management.base import BaseCommand, CommandError
 
-from matching.matcher import embedding, ranking
+from matching.matcher import calibration, calibration_fit, embedding
 from matching.matcher.evaluation import compute_metrics, demand_text, load_split, result_text
-from matching.matcher.offline import OfflinePool
+from matching.matcher.vector_cache import encode_cached
 
 
 class Command(BaseCommand):
     help = (
         "Evaluate the matcher on a split in the format of shared/eval/dev (demands.jsonl, results.jsonl, "
-        "qrels.jsonl). Prints progress, then as its last line one JSON object with the metrics."
+        "qrels.jsonl). Prints progress, then as its last line one JSON object with the metrics: the "
+        "ranking's (ndcg@10, …) and the calibrated score's (alert_recall, orphan_alert_rate, ece at the "
+        "default email threshold)."
     )
 
     def add_arguments(self, parser):
@@ -30,8 +30,15 @@ class Command(BaseCommand):
             help="embedding model name or directory (default: MATCHER_MODEL)",
         )
         parser.add_argument("--batch-size", type=int, default=32)
+        parser.add_argument(
+            "--vectors",
+            default=None,
+            help="cache directory for the split's embeddings (reused when model and texts are unchanged)",
+        )
 
-    def handle(self, *args, data: str, model: str | None, batch_size: int, **options):
+    def handle(
+        self, *args, data: str, model: str | None, batch_size: int, vectors: str | None, **options
+    ):
         directory = Path(data)
         for name in ("demands.jsonl", "results.jsonl", "qrels.jsonl"):
             if not (directory / name).is_file():
@@ -43,36 +50,48 @@ class Command(BaseCommand):
         ]
         demand_texts = [demand_text(d.get("title"), d.get("description")) for d in demands]
         self._log(f"{len(demands)} demands × {len(results)} results; encoding…")
-        r_vecs = embedding.encode(
-            result_texts, model_name=model, kind="document", batch_size=batch_size
+        cache_dir = Path(vectors) if vectors else None
+        r_vecs = encode_cached(
+            result_texts,
+            model_name=model,
+            kind="document",
+            batch_size=batch_size,
+            cache_dir=cache_dir,
         )
-        q_vecs = embedding.encode(
-            demand_texts, model_name=model, kind="query", batch_size=batch_size
+        q_vecs = encode_cached(
+            demand_texts, model_name=model, kind="query", batch_size=batch_size, cache_dir=cache_dir
         )
         encoded = time.perf_counter()
         self._log(f"encoded in {encoded - started:.1f} s; ranking…")
 
-        pool = OfflinePool([r["id"] for r in results], result_texts, r_vecs)
-        result_fields = [r.get("field") for r in results]
-
-        def field_fits(field: str | None, candidates: list[int]) -> dict[str, np.ndarray]:
-            return {
-                "field": np.asarray(
-                    [ranking.field_fit(field, result_fields[c]) for c in candidates]
-                )
-            }
-
-        rankings = {
-            demand["id"]: pool.rank(
-                demand_texts[i], q_vecs[i], structured=partial(field_fits, demand.get("field"))
+        model_id = embedding.model_id(model)
+        split = calibration_fit.rank_split(
+            demands,
+            results,
+            qrels,
+            demand_texts,
+            result_texts,
+            q_vecs,
+            r_vecs,
+            depth=100,
+            model_id=model_id,
+            log=self._log,
+        )
+        metrics = compute_metrics({d: r.ids for d, r in split.full.items()}, qrels)
+        # The calibrated score at the default email threshold; the orphan pool is the same pool with
+        # every labelled-relevant result removed (matching.matcher.calibration_fit).
+        full_scores = {d: r.scores(model_id) for d, r in split.full.items()}
+        orphan_scores = {d: r.scores(model_id) for d, r in split.orphan.items()}
+        metrics.update(
+            calibration_fit.calibration_metrics(
+                split, full_scores, orphan_scores, calibration.alert_threshold(model_id)
             )
-            for i, demand in enumerate(demands)
-        }
-        metrics = compute_metrics(rankings, qrels)
+        )
         summary = {
             **{k: round(v, 4) if isinstance(v, float) else v for k, v in metrics.items()},
+            "calibrated": calibration.for_model(model_id) is not None,
             "n_results": len(results),
-            "model": embedding.model_id(model),
+            "model": model_id,
             "seconds": round(time.perf_counter() - started, 1),
             "encode_seconds": round(encoded - started, 1),
         }

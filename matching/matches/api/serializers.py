@@ -13,6 +13,11 @@ class EvidenceSerializer(serializers.Serializer):
     need = serializers.CharField()
     candidate = serializers.CharField()
     similarity = serializers.FloatField()
+    level = serializers.ChoiceField(
+        choices=["strong", "medium", "weak"],
+        required=False,
+        help_text="how strongly the sentences correspond (强/中/弱), fitted on dev",
+    )
 
 
 class ExplanationSerializer(serializers.Serializer):
@@ -32,6 +37,11 @@ class CandidateSerializer(serializers.Serializer):
 class MatchOutputSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     score = serializers.FloatField()
+    strength = serializers.ChoiceField(
+        choices=["strong", "weak"],
+        help_text="strong: the score clears the email threshold of the calibrated score; weak: the "
+        "best candidates so far, no strong match yet",
+    )
     rank = serializers.IntegerField()
     candidate = CandidateSerializer()
     components = serializers.DictField(child=serializers.FloatField())
@@ -43,6 +53,11 @@ class MatchOutputSerializer(serializers.Serializer):
 class MatchedNeedOutputSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     score = serializers.FloatField()
+    strength = serializers.ChoiceField(
+        choices=["strong", "weak"],
+        help_text="strong: the score clears the email threshold of the calibrated score; weak: the "
+        "best candidates so far, no strong match yet",
+    )
     need = CandidateSerializer()
     explanation = ExplanationSerializer()
     full_text_visible = serializers.BooleanField()
@@ -64,6 +79,11 @@ class AdHocMatchInputSerializer(serializers.Serializer):
 
 class AdHocMatchOutputSerializer(serializers.Serializer):
     score = serializers.FloatField()
+    strength = serializers.ChoiceField(
+        choices=["strong", "weak"],
+        help_text="strong: the score clears the email threshold of the calibrated score; weak: the "
+        "best candidates so far, no strong match yet",
+    )
     candidate = CandidateSerializer()
     components = serializers.DictField(child=serializers.FloatField())
     explanation = ExplanationSerializer()

@@ -11,7 +11,7 @@ from rest_framework.views import APIView
 from accounts.selectors import user_acts_for
 from matching.catalogue.projections import explanation_for_viewer, need_shows
 from matching.catalogue.visibility import NeedVisibility, need_get_for_viewer
-from matching.matcher import pipeline
+from matching.matcher import calibration, indexing, pipeline
 from matching.matches import selectors as match_selectors
 from matching.matches import services as match_services
 from matching.matches.api.serializers import (
@@ -49,6 +49,7 @@ class NeedMatchesApi(APIView):
             {
                 "id": m.pk,
                 "score": m.score,
+                "strength": calibration.strength(m.score, m.model_version),
                 "rank": m.rank,
                 "candidate": _candidate(
                     m.candidate, "result" if m.result_id else "capability", request
@@ -83,6 +84,7 @@ class ResultMatchesApi(APIView):
                 {
                     "id": match.pk,
                     "score": match.score,
+                    "strength": calibration.strength(match.score, match.model_version),
                     # A summary-only need shows title, field, region and summary: not its company.
                     "need": _candidate(
                         match.need,
@@ -108,9 +110,11 @@ class AdHocMatchApi(APIView):
         serializer = AdHocMatchInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         ranked = pipeline.rank_text(**serializer.validated_data)
+        model_id = indexing.serving_version().model_id if ranked else ""
         data = [
             {
                 "score": c.score,
+                "strength": calibration.strength(c.score, model_id),
                 "candidate": _candidate(c.obj, "result", request),
                 "components": c.components,
                 "explanation": explanation_for_viewer(explanation, NeedVisibility.FULL),
