@@ -140,7 +140,13 @@ CELERY_BEAT_SCHEDULE: dict = {
     "challenges-close-due": {"task": "challenges.close_due_challenges", "schedule": 60.0},
     "challenges-flag-overdue": {"task": "challenges.flag_overdue_milestones", "schedule": 3600.0},
     "challenges-remind-deadlines": {"task": "challenges.remind_bid_deadlines", "schedule": 3600.0},
+    # matching: remind enterprises of access requests due soon; record missed answer deadlines.
+    "matching-answers-sweep": {"task": "matching.answers_sweep", "schedule": 900.0},
 }
+# Coded answers (matching/catalogue/answers.py): days an enterprise has to answer an access
+# request, and how many hours before that deadline it is reminded.
+ANSWER_DEADLINE_DAYS = env_int("ANSWER_DEADLINE_DAYS", 10)
+ANSWER_REMINDER_HOURS = env_int("ANSWER_REMINDER_HOURS", 48)
 # Notifications (the email outbox of the notifications app).
 # A global floor under every user's own minimum score for match emails. A match score of 0.5 means
 # the fused score is two pool standard deviations above a typical candidate (matching/matcher/engine.py,

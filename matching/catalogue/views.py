@@ -37,6 +37,7 @@ from core.selectors import audit_trail
 from core.spreadsheet import csv_writer
 from matching.catalogue import quality, services
 from matching.catalogue import selectors as ws
+from matching.catalogue.answers import DeclineReason
 from matching.catalogue.forms import (
     AccessInviteForm,
     AccessRequestForm,
@@ -302,6 +303,7 @@ def need_detail(request, uuid):
                 "reason_form": ReasonForm(),
                 "audit": audit_trail(target=need)[:50],
                 "quality": quality.quality_of(need),
+                "decline_reasons": DeclineReason.choices,
             }
         )
     return render(request, "matching/need_detail.html", context)
@@ -365,7 +367,13 @@ def need_access_decide(request, pk: int):
     access = ws.need_access_get_for_owner(pk=pk, user=request.user)
     approve = request.POST.get("decision") == "approve"
     try:
-        services.need_access_decide(access=access, actor=request.user, approve=approve)
+        services.need_access_decide(
+            access=access,
+            actor=request.user,
+            approve=approve,
+            reason=request.POST.get("reason", ""),
+            note=request.POST.get("note", ""),
+        )
     except ValidationError as exc:
         _flash_errors(request, exc)
     else:
@@ -778,5 +786,9 @@ def dashboard(request):
     return render(
         request,
         "matching/dashboard.html",
-        {"boards": boards, "next": reverse("matching:dashboard")},
+        {
+            "boards": boards,
+            "next": reverse("matching:dashboard"),
+            "decline_reasons": DeclineReason.choices,
+        },
     )
