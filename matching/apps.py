@@ -12,3 +12,12 @@ class MatchingConfig(AppConfig):
         from matching.matcher.readiness import text_view
 
         register_text_reader(text_view)
+
+        # The responsiveness record on organization pages and in the API (accounts renders it).
+        from accounts.extensions import register_organization_fact
+        from matching.catalogue.responsiveness import organization_responsiveness
+
+        register_organization_fact(
+            "responsiveness",
+            lambda org: organization_responsiveness(organization_id=org.pk),
+        )
