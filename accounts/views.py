@@ -10,6 +10,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from accounts import selectors, services
+from accounts.extensions import organization_facts
 from accounts.forms import (
     TOO_MANY_ATTEMPTS,
     ApiTokenForm,
@@ -135,6 +136,7 @@ def organization_detail(request, uuid):
         "is_member": is_member,
         "is_owner": selectors.user_is_owner(user=request.user, org=org),
         "members": selectors.organization_members(org=org) if is_member else None,
+        "facts": organization_facts(org),
     }
     return render(request, "accounts/organization_detail.html", context)
 

@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 from core.limits import LONG_TEXT, PARAGRAPH, TITLE
+from matching.catalogue.answers import DeclineReason
 
 
 class CoopMode(models.TextChoices):
@@ -252,12 +253,29 @@ class NeedAccess(models.Model):
     )
     decided_at = models.DateTimeField(_("审批时间"), null=True, blank=True)
     created_at = models.DateTimeField(_("申请时间"), auto_now_add=True)
+    # Coded answers (matching.catalogue.answers): when the enterprise must answer by, why it
+    # declined, and the reminder / missed-deadline records the beat task writes once each.
+    respond_by = models.DateTimeField(_("答复期限"), null=True, blank=True)
+    decline_reason = models.CharField(
+        _("拒绝原因"), max_length=16, choices=DeclineReason.choices, blank=True
+    )
+    decline_note = models.CharField(_("拒绝说明"), max_length=500, blank=True)
+    reminded_at = models.DateTimeField(_("提醒时间"), null=True, blank=True)
+    no_answer_at = models.DateTimeField(_("逾期未答复记录时间"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("需求查看授权")
         verbose_name_plural = _("需求查看授权")
         constraints = [
             models.UniqueConstraint(fields=["need", "organization"], name="need_access_unique")
+        ]
+        indexes = [
+            # matching.catalogue.services.access.access_answers_sweep: pending requests by deadline.
+            models.Index(
+                fields=["respond_by"],
+                condition=Q(status="requested", no_answer_at__isnull=True),
+                name="need_access_pending_due_idx",
+            )
         ]
 
     def __str__(self) -> str:

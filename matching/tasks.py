@@ -41,3 +41,12 @@ def ensure_index_current() -> dict:
     if indexing.version_for_current_model().status != EmbeddingVersion.Status.BUILDING:
         return {"building": False}
     return reindex()
+
+
+@shared_task(acks_late=True, name="matching.answers_sweep")
+def answers_sweep() -> dict:
+    """Beat: remind enterprises of access requests due soon and record missed answer deadlines.
+    Idempotent (each reminder and record is claimed once), so ``acks_late`` is safe."""
+    from matching.catalogue.services.access import access_answers_sweep
+
+    return access_answers_sweep()

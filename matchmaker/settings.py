@@ -141,7 +141,13 @@ CELERY_BEAT_SCHEDULE: dict = {
     "challenges-close-due": {"task": "challenges.close_due_challenges", "schedule": 60.0},
     "challenges-flag-overdue": {"task": "challenges.flag_overdue_milestones", "schedule": 3600.0},
     "challenges-remind-deadlines": {"task": "challenges.remind_bid_deadlines", "schedule": 3600.0},
+    # matching: remind enterprises of access requests due soon; record missed answer deadlines.
+    "matching-answers-sweep": {"task": "matching.answers_sweep", "schedule": 900.0},
 }
+# Coded answers (matching/catalogue/answers.py): days an enterprise has to answer an access
+# request, and how many hours before that deadline it is reminded.
+ANSWER_DEADLINE_DAYS = env_int("ANSWER_DEADLINE_DAYS", 10)
+ANSWER_REMINDER_HOURS = env_int("ANSWER_REMINDER_HOURS", 48)
 # Notifications (the email outbox of the notifications app).
 # The score a match must reach to be emailed (under every user's own minimum). Unset: the calibrated
 # threshold of the match's model (matching/matcher/calibration.json, fitted so that on dev at least 80 % of

@@ -12,3 +12,10 @@ class NotificationsConfig(AppConfig):
         from notifications.services import match_notifications_create
 
         subscribe_new_matches(match_notifications_create)
+
+        # Declined access requests (with their coded reason), reminders before the answer
+        # deadline and missed deadlines are emailed to the side that has to know.
+        from matching.catalogue.answers import subscribe_answer_events
+        from notifications.answers import access_answer_notify
+
+        subscribe_answer_events(access_answer_notify)

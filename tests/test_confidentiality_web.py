@@ -516,7 +516,8 @@ def test_rejected_request_keeps_the_text_closed(client, world, cast):
     )
     client.force_login(cast.member)
     client.post(
-        reverse("matching:need-access-decide", kwargs={"pk": access.pk}), {"decision": "reject"}
+        reverse("matching:need-access-decide", kwargs={"pk": access.pk}),
+        {"decision": "reject", "reason": "field"},
     )
     access.refresh_from_db()
     assert access.status == NeedAccess.Status.REJECTED

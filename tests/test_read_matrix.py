@@ -566,6 +566,8 @@ NOT_A_NEED_READ: dict[str, str] = {
             "api:match"
         ).split()
     },
+    "matching:need-quality": "POST that writes nothing: scores the caller's own unsaved form input",
+    "matching:result-quality": "POST that writes nothing: scores the caller's own unsaved form input",
     "api:need-matches": "the need's own organization only (tests/test_matching_api.py)",
     "matching:attachment-download": "need attachments: FULL only (tests/test_confidentiality_web.py)",
     "matching:result-list": "results, no need data",

@@ -1,5 +1,7 @@
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from accounts.extensions import organization_facts
 from accounts.models import Membership, Organization
 from accounts.validators import validate_credit_code
 
@@ -16,6 +18,29 @@ class OrganizationOutputSerializer(serializers.ModelSerializer):
 class OrganizationPrivateOutputSerializer(OrganizationOutputSerializer):
     class Meta(OrganizationOutputSerializer.Meta):
         fields = [*OrganizationOutputSerializer.Meta.fields, "credit_code", "created_at"]
+
+
+class ResponsivenessOutputSerializer(serializers.Serializer):
+    window_days = serializers.IntegerField()
+    requests = serializers.IntegerField()
+    enough_data = serializers.BooleanField()
+    answered_in_time_share = serializers.FloatField(allow_null=True)
+    median_hours_to_answer = serializers.FloatField(allow_null=True)
+    label = serializers.CharField()
+
+
+class OrganizationDetailOutputSerializer(OrganizationPrivateOutputSerializer):
+    responsiveness = serializers.SerializerMethodField(
+        help_text="Share of access requests answered by their deadline and the median time to "
+        "answer, over the last 180 days; figures are null (label 数据不足) with too few requests."
+    )
+
+    class Meta(OrganizationPrivateOutputSerializer.Meta):
+        fields = [*OrganizationPrivateOutputSerializer.Meta.fields, "responsiveness"]
+
+    @extend_schema_field(ResponsivenessOutputSerializer(allow_null=True))
+    def get_responsiveness(self, obj) -> dict | None:
+        return organization_facts(obj).get("responsiveness")
 
 
 class OrganizationUpdateOutputSerializer(OrganizationPrivateOutputSerializer):

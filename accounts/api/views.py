@@ -9,6 +9,7 @@ from rest_framework.views import APIView
 from accounts import selectors, services
 from accounts.api.serializers import (
     MembershipOutputSerializer,
+    OrganizationDetailOutputSerializer,
     OrganizationPrivateOutputSerializer,
     OrganizationUpdateInputSerializer,
     OrganizationUpdateOutputSerializer,
@@ -31,10 +32,10 @@ class MyOrganizationListApi(generics.ListAPIView):
 class OrganizationDetailApi(APIView):
     """One organization of the user's own: 404 for any other."""
 
-    @extend_schema(responses=OrganizationPrivateOutputSerializer)
+    @extend_schema(responses=OrganizationDetailOutputSerializer)
     def get(self, request, uuid):
         org = selectors.organization_get_for_member(uuid=uuid, user=request.user)
-        return Response(OrganizationPrivateOutputSerializer(org).data)
+        return Response(OrganizationDetailOutputSerializer(org).data)
 
     @extend_schema(
         request=OrganizationUpdateInputSerializer, responses=OrganizationUpdateOutputSerializer

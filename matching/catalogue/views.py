@@ -15,8 +15,15 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Prefetch
 from django.forms.utils import ErrorList
-from django.http import FileResponse, Http404, HttpResponse, HttpResponseBadRequest
+from django.http import (
+    FileResponse,
+    Http404,
+    HttpResponse,
+    HttpResponseBadRequest,
+    JsonResponse,
+)
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -28,8 +35,9 @@ from accounts.selectors import user_acts_for
 from core.http import form_status
 from core.selectors import audit_trail
 from core.spreadsheet import csv_writer
+from matching.catalogue import quality, services
 from matching.catalogue import selectors as ws
-from matching.catalogue import services
+from matching.catalogue.answers import DeclineReason
 from matching.catalogue.forms import (
     AccessInviteForm,
     AccessRequestForm,
@@ -294,6 +302,8 @@ def need_detail(request, uuid):
                 "attachment_form": AttachmentForm(),
                 "reason_form": ReasonForm(),
                 "audit": audit_trail(target=need)[:50],
+                "quality": quality.quality_of(need),
+                "decline_reasons": DeclineReason.choices,
             }
         )
     return render(request, "matching/need_detail.html", context)
@@ -357,7 +367,13 @@ def need_access_decide(request, pk: int):
     access = ws.need_access_get_for_owner(pk=pk, user=request.user)
     approve = request.POST.get("decision") == "approve"
     try:
-        services.need_access_decide(access=access, actor=request.user, approve=approve)
+        services.need_access_decide(
+            access=access,
+            actor=request.user,
+            approve=approve,
+            reason=request.POST.get("reason", ""),
+            note=request.POST.get("note", ""),
+        )
     except ValidationError as exc:
         _flash_errors(request, exc)
     else:
@@ -429,11 +445,50 @@ def _need_form_page(request, *, need: Need | None, org: Organization):
 
 def _publish(request, service, **kwargs) -> None:
     try:
-        service(actor=request.user, **kwargs)
+        published = service(actor=request.user, **kwargs)
     except ValidationError as exc:
         _flash_errors(request, exc)
     else:
         messages.success(request, _("已发布，系统正在计算匹配。"))
+        _warn_low_quality(request, published)
+
+
+def _warn_low_quality(request, obj: Need | Result) -> None:
+    """Publishing below the quality threshold is allowed, and said."""
+    report = quality.quality_of(obj)
+    if report["below_threshold"]:
+        gaps = "、".join(item["message"] for item in report["items"] if not item["ok"])
+        messages.warning(
+            request,
+            _("信息完整度 %(score)d 分，低于 %(threshold)d 分，可能难以匹配：%(gaps)s")
+            % {"score": report["score"], "threshold": report["threshold"], "gaps": gaps},
+        )
+
+
+# The live check of the need and result forms: the caller's own unsaved input in, its score out.
+# A POST (the input is a whole form) that writes nothing.
+
+
+@require_POST
+@login_required
+def need_quality_check(request):
+    return _quality_response(
+        request, quality.need_quality(quality.need_draft_from_form(request.POST))
+    )
+
+
+@require_POST
+@login_required
+def result_quality_check(request):
+    report = quality.result_quality(quality.result_draft_from_form(request.POST))
+    return _quality_response(request, report)
+
+
+def _quality_response(request, report: dict) -> JsonResponse:
+    """The report, and the panel the form shows rendered from it (one template for the form and
+    the detail pages)."""
+    html = render_to_string("matching/_quality.html", {"quality": report}, request=request)
+    return JsonResponse({"quality": report, "html": html})
 
 
 @login_required
@@ -481,6 +536,8 @@ def need_status(request, uuid, action: str):
         _flash_errors(request, exc)
     else:
         messages.success(request, NEED_ACTION_DONE[action])
+        if action == "publish":
+            _warn_low_quality(request, need)
     return redirect(need)
 
 
@@ -545,6 +602,7 @@ def result_detail(request, uuid):
                 "attachment_form": AttachmentForm(),
                 "reason_form": ReasonForm(),
                 "audit": audit_trail(target=result)[:50],
+                "quality": quality.quality_of(result),
             }
         )
     return render(request, "matching/result_detail.html", context)
@@ -616,6 +674,8 @@ def result_status(request, uuid, action: str):
             request,
             _("成果已发布，系统正在计算匹配。") if action == "publish" else _("成果已撤回。"),
         )
+        if action == "publish":
+            _warn_low_quality(request, result)
     return redirect(result)
 
 
@@ -726,5 +786,9 @@ def dashboard(request):
     return render(
         request,
         "matching/dashboard.html",
-        {"boards": boards, "next": reverse("matching:dashboard")},
+        {
+            "boards": boards,
+            "next": reverse("matching:dashboard"),
+            "decline_reasons": DeclineReason.choices,
+        },
     )

@@ -13,6 +13,8 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.models import Organization
+from accounts.selectors import user_acts_for
+from matching.catalogue.quality import quality_of
 from matching.models import (
     CapabilityProfile,
     CoopMode,
@@ -27,6 +29,38 @@ from taxonomy.models import Field, Region
 IMPORT_STATUS_CHOICES = [("draft", _("草稿")), ("published", _("已发布"))]
 
 # --- shared pieces ----------------------------------------------------------------------------------
+
+
+class QualityItemOutputSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    ok = serializers.BooleanField()
+    message = serializers.CharField()
+    suggestion = serializers.CharField()
+    weight = serializers.IntegerField()
+
+
+class QualityOutputSerializer(serializers.Serializer):
+    """``matching.catalogue.quality``'s report, as the web form shows it."""
+
+    score = serializers.IntegerField(min_value=0, max_value=100)
+    threshold = serializers.IntegerField()
+    below_threshold = serializers.BooleanField()
+    items = QualityItemOutputSerializer(many=True)
+    matcher_view = serializers.DictField()
+
+
+class QualityFieldMixin:
+    """``quality``: the report for the organization and staff, on one object's answers (detail,
+    create, update: the view sets ``with_quality`` in the context); ``null`` elsewhere."""
+
+    @extend_schema_field(QualityOutputSerializer(allow_null=True))
+    def get_quality(self, obj) -> dict | None:
+        user = self.context.get("user")
+        if not self.context.get("with_quality") or user is None:
+            return None
+        if not user_acts_for(user=user, organization_id=obj.organization_id):
+            return None
+        return quality_of(obj)
 
 
 class FieldOutputSerializer(serializers.ModelSerializer):
@@ -162,9 +196,12 @@ class NeedSummaryOutputSerializer(serializers.ModelSerializer):
         return "summary"
 
 
-class NeedOutputSerializer(serializers.ModelSerializer):
+class NeedOutputSerializer(QualityFieldMixin, serializers.ModelSerializer):
     """A need seen in full: by its organization, staff, everyone when public, approved parties."""
 
+    quality = serializers.SerializerMethodField(
+        help_text=_("信息完整度：仅发布机构和平台工作人员在单个需求的响应里可见。")
+    )
     visibility = serializers.SerializerMethodField()
     organization = OrganizationBriefOutputSerializer(read_only=True)
     field = FieldOutputSerializer(read_only=True)
@@ -203,6 +240,7 @@ class NeedOutputSerializer(serializers.ModelSerializer):
             "terms",
             "indicators",
             "external_ref",
+            "quality",
             "published_at",
             "created_at",
             "updated_at",
@@ -267,7 +305,10 @@ class ResultBulkItemInputSerializer(ResultInputSerializer):
     status = serializers.ChoiceField(choices=IMPORT_STATUS_CHOICES, default="draft")
 
 
-class ResultOutputSerializer(serializers.ModelSerializer):
+class ResultOutputSerializer(QualityFieldMixin, serializers.ModelSerializer):
+    quality = serializers.SerializerMethodField(
+        help_text=_("信息完整度：仅完成单位和平台工作人员在单个成果的响应里可见。")
+    )
     organization = OrganizationBriefOutputSerializer(read_only=True)
     field = FieldOutputSerializer(read_only=True)
     patents = PatentOutputSerializer(many=True, read_only=True)
@@ -297,6 +338,7 @@ class ResultOutputSerializer(serializers.ModelSerializer):
             "status",
             "organization",
             "external_ref",
+            "quality",
             "published_at",
             "created_at",
             "updated_at",

@@ -291,9 +291,13 @@ NeedItemList = PolymorphicProxySerializer(
 )
 
 
-def _need_payload(need: Need, request) -> dict:
+def _need_payload(need: Need, request, *, with_quality: bool = False) -> dict:
     if need.viewer_visibility >= NeedVisibility.FULL:
-        context = {"member_org_ids": member_org_ids(request.user)}
+        context = {
+            "member_org_ids": member_org_ids(request.user),
+            "user": request.user,
+            "with_quality": with_quality,
+        }
         return NeedOutputSerializer(need, context=context).data
     return NeedSummaryOutputSerializer(need).data
 
@@ -333,7 +337,8 @@ class NeedViewSet(_NeedQuerysetMixin, viewsets.GenericViewSet):
         return selectors.need_get_for_api(uuid=uuid, user=self.request.user)
 
     def _respond(self, need: Need, code=status.HTTP_200_OK) -> Response:
-        return Response(_need_payload(self._get(need.uuid), self.request), status=code)
+        need = self._get(need.uuid)
+        return Response(_need_payload(need, self.request, with_quality=True), status=code)
 
     def list(self, request):
         queryset = self.filter_queryset(self.get_queryset())
@@ -341,7 +346,7 @@ class NeedViewSet(_NeedQuerysetMixin, viewsets.GenericViewSet):
         return self.get_paginated_response([_need_payload(n, request) for n in page])
 
     def retrieve(self, request, uuid=None):
-        return Response(_need_payload(self._get(uuid), request))
+        return Response(_need_payload(self._get(uuid), request, with_quality=True))
 
     @extend_schema(
         summary=_l("新建需求（草稿）"),
@@ -638,6 +643,8 @@ class ResultViewSet(
         context = super().get_serializer_context()
         if not getattr(self, "swagger_fake_view", False):
             context["member_org_ids"] = member_org_ids(self.request.user)
+            context["user"] = self.request.user
+            context["with_quality"] = self.action != "list"
         return context
 
     @extend_schema(summary=_l("发布成果"), request=None, responses=ResultOutputSerializer)

@@ -13,6 +13,7 @@ Row errors of indicators and patents name the row, 1-based: ``第2行：目标�
 """
 
 from matching.catalogue.services.access import (
+    access_answers_sweep,
     need_access_decide,
     need_access_invite,
     need_access_request,
@@ -77,6 +78,7 @@ __all__ = [
     "capability_create",
     "capability_delete",
     "capability_update",
+    "access_answers_sweep",
     "need_access_decide",
     "need_access_invite",
     "need_access_request",

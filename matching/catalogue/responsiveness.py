@@ -1,0 +1,64 @@
+"""An organization's responsiveness record: of the access requests to its needs over the last
+180 days whose answer was due (or given), the share answered by the deadline and the median time
+to answer. Read-only; shown on the organization's public page and in the API through the facts
+registry of ``accounts.extensions`` (accounts may not import matching)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import statistics
+
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from matching.models import NeedAccess
+
+WINDOW_DAYS = 180
+# Below this many countable requests the record says "数据不足" instead of figures.
+MIN_REQUESTS = 5
+
+
+def organization_responsiveness(*, organization_id: int, now: dt.datetime | None = None) -> dict:
+    """Countable requests: asked (not invited) in the window, with a deadline, and either
+    answered or past their deadline. Requests still within their deadline don't count yet."""
+    now = now or timezone.now()
+    rows = list(
+        NeedAccess.objects.filter(
+            need__organization_id=organization_id,
+            invited=False,
+            respond_by__isnull=False,
+            created_at__gte=now - dt.timedelta(days=WINDOW_DAYS),
+        )
+        .filter(Q(decided_at__isnull=False) | Q(respond_by__lte=now))
+        .values_list("created_at", "decided_at", "respond_by")
+    )
+    record = {
+        "window_days": WINDOW_DAYS,
+        "requests": len(rows),
+        "enough_data": len(rows) >= MIN_REQUESTS,
+        "answered_in_time_share": None,
+        "median_hours_to_answer": None,
+        "label": _("数据不足"),
+    }
+    if not record["enough_data"]:
+        return record
+    in_time = sum(1 for _c, decided, due in rows if decided is not None and decided <= due)
+    hours = [(decided - created).total_seconds() / 3600 for created, decided, _d in rows if decided]
+    share = in_time / len(rows)
+    median = round(statistics.median(hours), 1) if hours else None
+    record |= {
+        "answered_in_time_share": round(share, 3),
+        "median_hours_to_answer": median,
+        "label": _("按时答复 %(share)d%%，答复用时中位数 %(time)s")
+        % {"share": round(share * 100), "time": _duration(median)},
+    }
+    return record
+
+
+def _duration(hours: float | None) -> str:
+    if hours is None:
+        return _("无")
+    if hours < 48:
+        return _("%(n)s 小时") % {"n": round(hours)}
+    return _("%(n)s 天") % {"n": round(hours / 24, 1)}
