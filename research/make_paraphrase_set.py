@@ -238,7 +238,7 @@ def main() -> None:
     (OUT / "README.md").write_text(
         "# Paraphrase set (dev)\n\n40 dev demands rewritten by hand in an enterprise's own words "
         "(see research/make_paraphrase_set.py).\nResults: use ../shared/eval/dev/results.jsonl "
-        "(a copy or symlink named results.jsonl\nis needed to run `python -m matching.matcher.evaluation`; "
+        "(a copy or symlink named results.jsonl\nis needed to run `python manage.py evaluate_matcher --data research/paraphrase_dev`; "
         "`make_paraphrase_set.py` creates a symlink).\n",
         encoding="utf-8",
     )

@@ -24,12 +24,12 @@ from matching.matcher.evaluation import (
     ndcg_at,
     recall_at,
     result_text,
+    split_field_fit,
 )
 from matching.matcher.ranking import (
     DEFAULT_CONFIG,
     RankingConfig,
     budget_fit,
-    field_fit,
     fuse,
     normalize_scores,
     overlap_fit,
@@ -237,11 +237,13 @@ def test_fuse_without_dense_uses_lexical_only() -> None:
 
 
 def test_structured_fits() -> None:
-    assert field_fit("工学", "计算机科学与技术") == 1.0
-    assert field_fit("工学", "历史学") == 0.0
-    assert field_fit("理学", "化学/化学工程与技术") == 1.0  # merged discipline, two categories
-    assert field_fit("计算机科学与技术", "电气工程") == 0.5  # same category
-    assert math.isnan(field_fit(None, "历史学"))
+    assert split_field_fit("工学", "计算机科学与技术") == 1.0
+    assert split_field_fit("工学", "历史学") == 0.0
+    assert (
+        split_field_fit("理学", "化学/化学工程与技术") == 1.0
+    )  # merged discipline, two categories
+    assert split_field_fit("计算机科学与技术", "电气工程") == 0.5  # same category
+    assert math.isnan(split_field_fit(None, "历史学"))
     assert trl_fit(6, 7) == 1.0 and trl_fit(6, 3) == 0.0
     assert trl_fit(6, 5) == pytest.approx(2 / 3)
     assert overlap_fit(["转让", "许可"], ["许可"]) == 0.5
@@ -306,3 +308,14 @@ def test_evaluate_with_a_local_model(tiny_model_dir: Path) -> None:
     out = evaluate(TINY, model_name=str(tiny_model_dir))
     assert out["model"] == "tiny"
     assert 0.0 <= out["ndcg@10"] <= 1.0 and out["n_demands"] == 3
+
+
+def test_the_service_field_fit_on_taxonomy_codes():
+    """The one field fit (``ranking.field_fit``) the service and the evaluation share."""
+    from matching.matcher.ranking import field_fit
+
+    assert field_fit(["energy.battery"], ["energy.battery"]) == 1.0
+    assert field_fit(["energy"], ["energy.battery"]) == 1.0  # a top-level need contains it
+    assert field_fit(["energy.battery"], ["energy.solar"]) == 0.5
+    assert field_fit(["energy.battery"], ["materials.polymers"]) == 0.0
+    assert math.isnan(field_fit([], ["energy.battery"]))

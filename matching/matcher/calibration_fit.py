@@ -22,7 +22,7 @@ from functools import partial
 
 import numpy as np
 
-from matching.matcher import calibration, ranking
+from matching.matcher import calibration, evaluation
 from matching.matcher.offline import OfflinePool, Ranked
 
 TRAIN_DEPTH = 20
@@ -86,7 +86,7 @@ def _rank_pool(demands, results, demand_texts, result_texts, q_vecs, r_vecs, dep
     def field_fits(demand_field, candidates):
         return {
             "field": np.asarray(
-                [ranking.field_fit(demand_field, result_fields[c]) for c in candidates]
+                [evaluation.split_field_fit(demand_field, result_fields[c]) for c in candidates]
             )
         }
 

@@ -16,7 +16,6 @@ profiles, or open needs):
 from __future__ import annotations
 
 import dataclasses
-import math
 import threading
 import time
 from collections.abc import Iterable, Sequence
@@ -333,25 +332,11 @@ def pool_zscores(values: np.ndarray, sample_values: np.ndarray) -> np.ndarray:
 # --- Structured fits -----------------------------------------------------------------------------
 
 
-def taxonomy_field_fit(query_codes: Sequence[str], candidate_codes: Sequence[str]) -> float:
-    """1 for the same sub-field, 0.6 for the same top-level field, 0 otherwise; NaN if unknown."""
-    if not query_codes or not candidate_codes:
-        return math.nan
-    best = 0.0
-    for q in query_codes:
-        for c in candidate_codes:
-            if q == c:
-                return 1.0
-            if q.split(".")[0] == c.split(".")[0]:
-                best = max(best, 0.6)
-    return best
-
-
 def structured_fits(query: MatchDoc, docs: Sequence[MatchDoc]) -> dict[str, np.ndarray]:
     """The fit of each candidate to the query, as arrays in [0, 1] (NaN = unknown)."""
     budget = query.budget_max
     fits = {
-        "field": [taxonomy_field_fit(query.field_codes, d.field_codes) for d in docs],
+        "field": [ranking.field_fit(query.field_codes, d.field_codes) for d in docs],
         "trl": [ranking.trl_fit(query.trl, d.trl) for d in docs],
         "cooperation": [ranking.overlap_fit(query.modes, d.modes) for d in docs],
         "budget": [ranking.budget_fit(budget, d.budget_min) for d in docs],

@@ -5,12 +5,11 @@ A split directory holds ``demands.jsonl`` ({id,title,description,field}),
 ({demand_id,result_id,relevance}; 2 = the target, 1 = topical). Every result is ranked
 for every demand with the production code (embedding + lexical + ranking).
 
-Run: ``python -m matching.matcher.evaluation DATA_DIR [--model M] [--json]``.
+Run it with ``python manage.py evaluate_matcher --data DIR`` (the service's own ranking path).
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import time
@@ -160,6 +159,106 @@ def lexical_matrix(
     )
 
 
+# --- the eval split's fields as taxonomy codes ------------------------------------------------------
+# A demand carries a category (门类), a result a first-level discipline (学科). The service's
+# ``ranking.field_fit`` works on taxonomy codes, so each discipline becomes ``<category>.<discipline>``
+# for every category it belongs to, and a category is a top-level code.
+
+# Chinese discipline catalogue (学科目录): first-level discipline -> category (门类).
+# Disciplines that CSL-style taxonomies merge across categories list every category they
+# can grant degrees in. Written from the official catalogue, not from match data.
+DISCIPLINE_CATEGORIES: dict[str, tuple[str, ...]] = {
+    # 理学
+    "数学": ("理学",),
+    "物理学": ("理学",),
+    "天文学": ("理学",),
+    "地理学": ("理学",),
+    "大气科学": ("理学",),
+    "海洋科学": ("理学",),
+    "地球物理学": ("理学",),
+    "化学/化学工程与技术": ("理学", "工学"),
+    "地质学/地质资源与地质工程": ("理学", "工学"),
+    "生物学/生物科学与工程": ("理学", "工学"),
+    "心理学": ("教育学", "理学"),
+    # 工学
+    "力学": ("工学", "理学"),
+    "机械工程": ("工学",),
+    "光学工程": ("工学",),
+    "材料科学与工程": ("工学",),
+    "冶金工程": ("工学",),
+    "动力工程及工程热物理": ("工学",),
+    "电气工程": ("工学",),
+    "电子科学与技术": ("工学",),
+    "信息与通信工程": ("工学",),
+    "控制科学与工程": ("工学",),
+    "计算机科学与技术": ("工学",),
+    "建筑学": ("工学",),
+    "土木工程": ("工学",),
+    "水利工程": ("工学",),
+    "测绘科学与技术": ("工学",),
+    "纺织科学与工程": ("工学",),
+    "矿业工程": ("工学",),
+    "石油与天然气工程": ("工学",),
+    "交通运输工程": ("工学",),
+    "船舶与海洋工程": ("工学",),
+    "航空宇航科学与技术": ("工学",),
+    "兵器科学与技术": ("工学",),
+    "核科学与技术": ("工学",),
+    "农业工程": ("工学", "农学"),
+    "环境科学与工程": ("工学", "理学"),
+    "食品科学与工程": ("工学", "农学"),
+    # 农学
+    "作物学": ("农学",),
+    "园艺学": ("农学",),
+    "农业资源利用": ("农学",),
+    "植物保护": ("农学",),
+    "畜牧学/兽医学": ("农学",),
+    "林学/林业工程": ("农学", "工学"),
+    "水产": ("农学",),
+    # 医学
+    "基础医学/临床医学": ("医学",),
+    "口腔医学": ("医学",),
+    "公共卫生与预防医学": ("医学",),
+    "中医学/中药学": ("医学",),
+    "药学": ("医学",),
+    # 其他门类
+    "哲学": ("哲学",),
+    "理论经济学": ("经济学",),
+    "应用经济学": ("经济学",),
+    "法学": ("法学",),
+    "政治学": ("法学",),
+    "社会学": ("法学",),
+    "民族学": ("法学",),
+    "教育学": ("教育学",),
+    "体育学": ("教育学",),
+    "中国语言文学": ("文学",),
+    "新闻传播学": ("文学",),
+    "历史学": ("历史学",),
+    "军事学": ("军事学",),
+    "工商管理": ("管理学",),
+    "公共管理": ("管理学",),
+    "农林经济管理": ("管理学",),
+    "图书馆、情报与档案管理": ("管理学",),
+    "艺术学": ("艺术学",),
+}
+CATEGORIES = frozenset(c for cats in DISCIPLINE_CATEGORIES.values() for c in cats)
+
+
+def field_codes(name: str | None) -> tuple[str, ...]:
+    """Taxonomy codes of an eval field name: a category as itself, a discipline under each of its
+    categories; none for an unknown name."""
+    if not name:
+        return ()
+    if name in CATEGORIES:
+        return (name,)
+    return tuple(f"{category}.{name}" for category in DISCIPLINE_CATEGORIES.get(name, ()))
+
+
+def split_field_fit(demand_field: str | None, result_field: str | None) -> float:
+    """``ranking.field_fit``, the service's field fit, on two eval field names."""
+    return field_fit(field_codes(demand_field), field_codes(result_field))
+
+
 def field_matrix(
     demand_fields: Sequence[str | None], result_fields: Sequence[str | None]
 ) -> np.ndarray:
@@ -169,7 +268,7 @@ def field_matrix(
         for j, r in enumerate(result_fields):
             key = (d, r)
             if key not in cache:
-                cache[key] = field_fit(d, r)
+                cache[key] = split_field_fit(d, r)
             out[i, j] = cache[key]
     return out
 
@@ -242,41 +341,3 @@ def evaluate(
         "seconds": round(time.perf_counter() - start, 2),
         **timings,
     }
-
-
-def _configure_django_fallback() -> None:
-    """Let `python -m matching.matcher.evaluation` run without the project's settings."""
-    try:
-        from django.conf import settings
-    except ImportError:
-        return
-    import os
-
-    if not settings.configured and not os.environ.get("DJANGO_SETTINGS_MODULE"):
-        settings.configure()
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Evaluate the matcher on a split.")
-    parser.add_argument("data_dir", type=Path)
-    parser.add_argument("--model", default=None, help="model directory or name")
-    parser.add_argument("--dense", type=float, default=None, help="override dense weight")
-    parser.add_argument("--json", action="store_true", help="print JSON only")
-    args = parser.parse_args(argv)
-    _configure_django_fallback()
-    config = DEFAULT_CONFIG
-    if args.dense is not None:
-        from dataclasses import replace
-
-        config = replace(config, dense=args.dense)
-    out = evaluate(args.data_dir, model_name=args.model, config=config)
-    if args.json:
-        print(json.dumps(out, ensure_ascii=False))
-    else:
-        for key, value in out.items():
-            print(f"{key:16s} {value:.4f}" if isinstance(value, float) else f"{key:16s} {value}")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

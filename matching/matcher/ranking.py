@@ -13,7 +13,7 @@ own weights, so a perfect field match moves a result by ``field`` standard devia
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -138,108 +138,23 @@ def _length(*parts: object) -> int:
 # Structured fits. Each returns a value in [0, 1], or NaN when either side is unknown.
 # --------------------------------------------------------------------------------------
 
-# Chinese discipline catalogue (学科目录): first-level discipline -> category (门类).
-# Disciplines that CSL-style taxonomies merge across categories list every category they
-# can grant degrees in. Written from the official catalogue, not from match data.
-DISCIPLINE_CATEGORIES: dict[str, tuple[str, ...]] = {
-    # 理学
-    "数学": ("理学",),
-    "物理学": ("理学",),
-    "天文学": ("理学",),
-    "地理学": ("理学",),
-    "大气科学": ("理学",),
-    "海洋科学": ("理学",),
-    "地球物理学": ("理学",),
-    "化学/化学工程与技术": ("理学", "工学"),
-    "地质学/地质资源与地质工程": ("理学", "工学"),
-    "生物学/生物科学与工程": ("理学", "工学"),
-    "心理学": ("教育学", "理学"),
-    # 工学
-    "力学": ("工学", "理学"),
-    "机械工程": ("工学",),
-    "光学工程": ("工学",),
-    "材料科学与工程": ("工学",),
-    "冶金工程": ("工学",),
-    "动力工程及工程热物理": ("工学",),
-    "电气工程": ("工学",),
-    "电子科学与技术": ("工学",),
-    "信息与通信工程": ("工学",),
-    "控制科学与工程": ("工学",),
-    "计算机科学与技术": ("工学",),
-    "建筑学": ("工学",),
-    "土木工程": ("工学",),
-    "水利工程": ("工学",),
-    "测绘科学与技术": ("工学",),
-    "纺织科学与工程": ("工学",),
-    "矿业工程": ("工学",),
-    "石油与天然气工程": ("工学",),
-    "交通运输工程": ("工学",),
-    "船舶与海洋工程": ("工学",),
-    "航空宇航科学与技术": ("工学",),
-    "兵器科学与技术": ("工学",),
-    "核科学与技术": ("工学",),
-    "农业工程": ("工学", "农学"),
-    "环境科学与工程": ("工学", "理学"),
-    "食品科学与工程": ("工学", "农学"),
-    # 农学
-    "作物学": ("农学",),
-    "园艺学": ("农学",),
-    "农业资源利用": ("农学",),
-    "植物保护": ("农学",),
-    "畜牧学/兽医学": ("农学",),
-    "林学/林业工程": ("农学", "工学"),
-    "水产": ("农学",),
-    # 医学
-    "基础医学/临床医学": ("医学",),
-    "口腔医学": ("医学",),
-    "公共卫生与预防医学": ("医学",),
-    "中医学/中药学": ("医学",),
-    "药学": ("医学",),
-    # 其他门类
-    "哲学": ("哲学",),
-    "理论经济学": ("经济学",),
-    "应用经济学": ("经济学",),
-    "法学": ("法学",),
-    "政治学": ("法学",),
-    "社会学": ("法学",),
-    "民族学": ("法学",),
-    "教育学": ("教育学",),
-    "体育学": ("教育学",),
-    "中国语言文学": ("文学",),
-    "新闻传播学": ("文学",),
-    "历史学": ("历史学",),
-    "军事学": ("军事学",),
-    "工商管理": ("管理学",),
-    "公共管理": ("管理学",),
-    "农林经济管理": ("管理学",),
-    "图书馆、情报与档案管理": ("管理学",),
-    "艺术学": ("艺术学",),
-}
-CATEGORIES = frozenset(c for cats in DISCIPLINE_CATEGORIES.values() for c in cats)
 
-
-def categories_of(field_name: str | None) -> frozenset[str]:
-    if not field_name:
-        return frozenset()
-    if field_name in CATEGORIES:
-        return frozenset({field_name})
-    return frozenset(DISCIPLINE_CATEGORIES.get(field_name, ()))
-
-
-def field_fit(demand_field: str | None, result_field: str | None) -> float:
-    """1 for the same discipline, or when the result's discipline lies in the demand's
-    (coarse) category; 0.5 when two fine disciplines share a category; 0 otherwise;
-    NaN when a field is missing or not in the taxonomy."""
-    if not demand_field or not result_field:
+def field_fit(need_codes: Sequence[str], candidate_codes: Sequence[str]) -> float:
+    """Taxonomy codes (``top`` or ``top.sub``): 1 for the same field, or when the need's field is a
+    top-level field that contains the candidate's; 0.5 when both lie under one top-level field;
+    0 otherwise; NaN when either side has no field. The service and ``evaluate_matcher`` both use
+    this function (the evaluation maps its disciplines to such codes)."""
+    if not need_codes or not candidate_codes:
         return math.nan
-    if demand_field == result_field:
-        return 1.0
-    d_cats, r_cats = categories_of(demand_field), categories_of(result_field)
-    if not d_cats or not r_cats:
-        return math.nan
-    if demand_field in CATEGORIES:
-        return 1.0 if demand_field in r_cats else 0.0
-    return 0.5 if d_cats & r_cats else 0.0
+    best = 0.0
+    for need in need_codes:
+        need_top = need.split(".")[0]
+        for candidate in candidate_codes:
+            if need == candidate or (need == need_top and candidate.split(".")[0] == need_top):
+                return 1.0
+            if candidate.split(".")[0] == need_top:
+                best = max(best, 0.5)
+    return best
 
 
 def trl_fit(desired_trl: int | None, result_trl: int | None) -> float:
