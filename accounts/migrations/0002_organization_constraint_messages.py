@@ -4,21 +4,33 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0001_initial_accounts'),
-        ('taxonomy', '0001_initial_taxonomy'),
+        ("accounts", "0001_initial_accounts"),
+        ("taxonomy", "0001_initial_taxonomy"),
     ]
 
     operations = [
         migrations.AlterConstraint(
-            model_name='organization',
-            name='organization_credit_code_unique',
-            constraint=models.UniqueConstraint(condition=models.Q(('credit_code', ''), _negated=True), fields=('credit_code',), name='organization_credit_code_unique', violation_error_message='该统一社会信用代码已被其他机构登记。'),
+            model_name="organization",
+            name="organization_credit_code_unique",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("credit_code", ""), _negated=True),
+                fields=("credit_code",),
+                name="organization_credit_code_unique",
+                violation_error_message="该统一社会信用代码已被其他机构登记。",
+            ),
         ),
         migrations.AlterConstraint(
-            model_name='organization',
-            name='organization_credit_code_required',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('kind__in', ['enterprise', 'institution']), _negated=True), models.Q(('credit_code', ''), _negated=True), _connector='OR'), name='organization_credit_code_required', violation_error_message='企业和高校、科研院所须填写统一社会信用代码。'),
+            model_name="organization",
+            name="organization_credit_code_required",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("kind__in", ["enterprise", "institution"]), _negated=True),
+                    models.Q(("credit_code", ""), _negated=True),
+                    _connector="OR",
+                ),
+                name="organization_credit_code_required",
+                violation_error_message="企业和高校、科研院所须填写统一社会信用代码。",
+            ),
         ),
     ]

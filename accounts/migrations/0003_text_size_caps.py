@@ -15,21 +15,20 @@ def truncate_over_long_texts(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0002_organization_constraint_messages'),
+        ("accounts", "0002_organization_constraint_messages"),
     ]
 
     operations = [
         migrations.RunPython(truncate_over_long_texts, migrations.RunPython.noop),
         migrations.AlterField(
-            model_name='expertprofile',
-            name='bio',
-            field=models.CharField(blank=True, max_length=2000, verbose_name='个人简介'),
+            model_name="expertprofile",
+            name="bio",
+            field=models.CharField(blank=True, max_length=2000, verbose_name="个人简介"),
         ),
         migrations.AlterField(
-            model_name='organization',
-            name='description',
-            field=models.CharField(blank=True, max_length=2000, verbose_name='机构简介'),
+            model_name="organization",
+            name="description",
+            field=models.CharField(blank=True, max_length=2000, verbose_name="机构简介"),
         ),
     ]

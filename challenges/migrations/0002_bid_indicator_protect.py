@@ -5,16 +5,19 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('challenges', '0001_challenges_bids_reviews_contracts'),
-        ('matching', '0003_embedding_version_model_name'),
+        ("challenges", "0001_challenges_bids_reviews_contracts"),
+        ("matching", "0003_embedding_version_model_name"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='bidindicatorresponse',
-            name='indicator',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='matching.needindicator'),
+            model_name="bidindicatorresponse",
+            name="indicator",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to="matching.needindicator",
+            ),
         ),
     ]

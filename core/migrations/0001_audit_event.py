@@ -6,7 +6,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -15,24 +14,43 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='AuditEvent',
+            name="AuditEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('action', models.CharField(max_length=64, verbose_name='动作')),
-                ('target_type', models.CharField(max_length=64, verbose_name='对象类型')),
-                ('target_id', models.CharField(max_length=64, verbose_name='对象编号')),
-                ('from_state', models.CharField(blank=True, max_length=32, verbose_name='原状态')),
-                ('to_state', models.CharField(blank=True, max_length=32, verbose_name='新状态')),
-                ('reason', models.TextField(blank=True, verbose_name='原因')),
-                ('data', models.JSONField(blank=True, default=dict, verbose_name='附加数据')),
-                ('created_at', models.DateTimeField(auto_now_add=True, verbose_name='时间')),
-                ('actor', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='操作人')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("action", models.CharField(max_length=64, verbose_name="动作")),
+                ("target_type", models.CharField(max_length=64, verbose_name="对象类型")),
+                ("target_id", models.CharField(max_length=64, verbose_name="对象编号")),
+                ("from_state", models.CharField(blank=True, max_length=32, verbose_name="原状态")),
+                ("to_state", models.CharField(blank=True, max_length=32, verbose_name="新状态")),
+                ("reason", models.TextField(blank=True, verbose_name="原因")),
+                ("data", models.JSONField(blank=True, default=dict, verbose_name="附加数据")),
+                ("created_at", models.DateTimeField(auto_now_add=True, verbose_name="时间")),
+                (
+                    "actor",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="操作人",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': '审计日志',
-                'verbose_name_plural': '审计日志',
-                'ordering': ['-created_at', '-id'],
-                'indexes': [models.Index(fields=['target_type', 'target_id', '-created_at'], name='audit_target_idx')],
+                "verbose_name": "审计日志",
+                "verbose_name_plural": "审计日志",
+                "ordering": ["-created_at", "-id"],
+                "indexes": [
+                    models.Index(
+                        fields=["target_type", "target_id", "-created_at"], name="audit_target_idx"
+                    )
+                ],
             },
         ),
     ]

@@ -4,24 +4,36 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('matching', '0001_needs_results_matches'),
+        ("matching", "0001_needs_results_matches"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='LexicalTerm',
+            name="LexicalTerm",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('need', '需求'), ('result', '成果'), ('capability', '研发能力')], max_length=16)),
-                ('term', models.CharField(max_length=64)),
-                ('df', models.PositiveIntegerField(default=0)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("need", "需求"), ("result", "成果"), ("capability", "研发能力")],
+                        max_length=16,
+                    ),
+                ),
+                ("term", models.CharField(max_length=64)),
+                ("df", models.PositiveIntegerField(default=0)),
             ],
             options={
-                'verbose_name': '词项',
-                'verbose_name_plural': '词项',
-                'constraints': [models.UniqueConstraint(fields=('kind', 'term'), name='lexical_term_unique')],
+                "verbose_name": "词项",
+                "verbose_name_plural": "词项",
+                "constraints": [
+                    models.UniqueConstraint(fields=("kind", "term"), name="lexical_term_unique")
+                ],
             },
         ),
     ]

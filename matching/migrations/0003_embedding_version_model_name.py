@@ -4,15 +4,19 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('matching', '0002_lexical_term_frequencies'),
+        ("matching", "0002_lexical_term_frequencies"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='embeddingversion',
-            name='model_name',
-            field=models.CharField(default='', help_text='加载该模型所用的 MATCHER_MODEL 值。', max_length=300, verbose_name='模型名称或路径'),
+            model_name="embeddingversion",
+            name="model_name",
+            field=models.CharField(
+                default="",
+                help_text="加载该模型所用的 MATCHER_MODEL 值。",
+                max_length=300,
+                verbose_name="模型名称或路径",
+            ),
         ),
     ]

@@ -5,41 +5,57 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0003_text_size_caps'),
-        ('matching', '0004_text_size_caps'),
+        ("accounts", "0003_text_size_caps"),
+        ("matching", "0004_text_size_caps"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='needaccess',
-            name='decline_note',
-            field=models.CharField(blank=True, max_length=500, verbose_name='拒绝说明'),
+            model_name="needaccess",
+            name="decline_note",
+            field=models.CharField(blank=True, max_length=500, verbose_name="拒绝说明"),
         ),
         migrations.AddField(
-            model_name='needaccess',
-            name='decline_reason',
-            field=models.CharField(blank=True, choices=[('field', '领域不符'), ('maturity', '成熟度不够'), ('route', '技术路线不可行'), ('indicators', '指标达不到'), ('price', '报价不合适'), ('partner', '已有合作方'), ('other', '其他')], max_length=16, verbose_name='拒绝原因'),
+            model_name="needaccess",
+            name="decline_reason",
+            field=models.CharField(
+                blank=True,
+                choices=[
+                    ("field", "领域不符"),
+                    ("maturity", "成熟度不够"),
+                    ("route", "技术路线不可行"),
+                    ("indicators", "指标达不到"),
+                    ("price", "报价不合适"),
+                    ("partner", "已有合作方"),
+                    ("other", "其他"),
+                ],
+                max_length=16,
+                verbose_name="拒绝原因",
+            ),
         ),
         migrations.AddField(
-            model_name='needaccess',
-            name='no_answer_at',
-            field=models.DateTimeField(blank=True, null=True, verbose_name='逾期未答复记录时间'),
+            model_name="needaccess",
+            name="no_answer_at",
+            field=models.DateTimeField(blank=True, null=True, verbose_name="逾期未答复记录时间"),
         ),
         migrations.AddField(
-            model_name='needaccess',
-            name='reminded_at',
-            field=models.DateTimeField(blank=True, null=True, verbose_name='提醒时间'),
+            model_name="needaccess",
+            name="reminded_at",
+            field=models.DateTimeField(blank=True, null=True, verbose_name="提醒时间"),
         ),
         migrations.AddField(
-            model_name='needaccess',
-            name='respond_by',
-            field=models.DateTimeField(blank=True, null=True, verbose_name='答复期限'),
+            model_name="needaccess",
+            name="respond_by",
+            field=models.DateTimeField(blank=True, null=True, verbose_name="答复期限"),
         ),
         migrations.AddIndex(
-            model_name='needaccess',
-            index=models.Index(condition=models.Q(('no_answer_at__isnull', True), ('status', 'requested')), fields=['respond_by'], name='need_access_pending_due_idx'),
+            model_name="needaccess",
+            index=models.Index(
+                condition=models.Q(("no_answer_at__isnull", True), ("status", "requested")),
+                fields=["respond_by"],
+                name="need_access_pending_due_idx",
+            ),
         ),
     ]

@@ -5,53 +5,84 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='RegionGroup',
+            name="RegionGroup",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=32, unique=True, verbose_name='名称')),
-                ('position', models.PositiveSmallIntegerField(default=0, verbose_name='排序')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=32, unique=True, verbose_name="名称")),
+                ("position", models.PositiveSmallIntegerField(default=0, verbose_name="排序")),
             ],
             options={
-                'verbose_name': '区域',
-                'verbose_name_plural': '区域',
-                'ordering': ['position', 'name'],
+                "verbose_name": "区域",
+                "verbose_name_plural": "区域",
+                "ordering": ["position", "name"],
             },
         ),
         migrations.CreateModel(
-            name='Field',
+            name="Field",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.SlugField(max_length=64, unique=True, verbose_name='代码')),
-                ('name', models.CharField(max_length=64, verbose_name='名称')),
-                ('position', models.PositiveSmallIntegerField(default=0, verbose_name='排序')),
-                ('parent', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='children', to='taxonomy.field', verbose_name='上级领域')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("code", models.SlugField(max_length=64, unique=True, verbose_name="代码")),
+                ("name", models.CharField(max_length=64, verbose_name="名称")),
+                ("position", models.PositiveSmallIntegerField(default=0, verbose_name="排序")),
+                (
+                    "parent",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="children",
+                        to="taxonomy.field",
+                        verbose_name="上级领域",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': '技术领域',
-                'verbose_name_plural': '技术领域',
-                'ordering': ['position', 'code'],
+                "verbose_name": "技术领域",
+                "verbose_name_plural": "技术领域",
+                "ordering": ["position", "code"],
             },
         ),
         migrations.CreateModel(
-            name='Region',
+            name="Region",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=32, unique=True, verbose_name='名称')),
-                ('position', models.PositiveSmallIntegerField(default=0, verbose_name='排序')),
-                ('groups', models.ManyToManyField(blank=True, related_name='regions', to='taxonomy.regiongroup', verbose_name='所属区域')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=32, unique=True, verbose_name="名称")),
+                ("position", models.PositiveSmallIntegerField(default=0, verbose_name="排序")),
+                (
+                    "groups",
+                    models.ManyToManyField(
+                        blank=True,
+                        related_name="regions",
+                        to="taxonomy.regiongroup",
+                        verbose_name="所属区域",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': '省份',
-                'verbose_name_plural': '省份',
-                'ordering': ['position', 'name'],
+                "verbose_name": "省份",
+                "verbose_name_plural": "省份",
+                "ordering": ["position", "name"],
             },
         ),
     ]
