@@ -1,3 +1,6 @@
+from collections.abc import Mapping
+
+from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from notifications.models import NotificationPreference
@@ -20,6 +23,12 @@ class PreferenceInputSerializer(serializers.Serializer):
     fields = serializers.SlugRelatedField(
         slug_field="code", queryset=Field.objects.all(), many=True, required=False
     )
+
+    def to_internal_value(self, data):
+        # A many-related field iterates whatever it gets: an object would pass as its keys.
+        if isinstance(data, Mapping) and isinstance(data.get("fields"), Mapping):
+            raise serializers.ValidationError({"fields": [_("请提交领域代码的列表。")]})
+        return super().to_internal_value(data)
 
 
 class NotificationOutputSerializer(serializers.Serializer):

@@ -10,6 +10,7 @@ it may not read. They rely on the ``viewer_visibility`` annotation of
 from __future__ import annotations
 
 import django_filters as filters
+from django import forms
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
@@ -25,6 +26,12 @@ from matching.catalogue.visibility import need_full_text_q
 from matching.models import CapabilityProfile, CoopMode, Need, Result
 
 
+class IntegerFilter(filters.NumberFilter):
+    """A whole number (a maturity level): ``trl_gte=0.5`` is a 400, not a silent match."""
+
+    field_class = forms.IntegerField
+
+
 class NeedFilter(filters.FilterSet):
     field = filters.CharFilter(
         method="filter_field", label=_("技术领域代码；领域代码同时匹配其下所有子领域")
@@ -34,8 +41,8 @@ class NeedFilter(filters.FilterSet):
     coop_mode = filters.MultipleChoiceFilter(
         choices=CoopMode.choices, method="filter_coop_mode", label=_("合作方式，多选时满足其一即可")
     )
-    trl_gte = filters.NumberFilter(method="filter_trl_gte", label=_("期望成熟度不低于"))
-    trl_lte = filters.NumberFilter(method="filter_trl_lte", label=_("期望成熟度不高于"))
+    trl_gte = IntegerFilter(method="filter_trl_gte", label=_("期望成熟度不低于"))
+    trl_lte = IntegerFilter(method="filter_trl_lte", label=_("期望成熟度不高于"))
     budget_gte = filters.NumberFilter(
         method="filter_budget_gte", label=_("预算区间与之重叠：预算上限不低于（万元）")
     )
@@ -113,8 +120,8 @@ class ResultFilter(filters.FilterSet):
         method="filter_transfer_mode",
         label=_("转化方式，多选时满足其一即可"),
     )
-    trl_gte = filters.NumberFilter(field_name="trl", lookup_expr="gte", label=_("成熟度不低于"))
-    trl_lte = filters.NumberFilter(field_name="trl", lookup_expr="lte", label=_("成熟度不高于"))
+    trl_gte = IntegerFilter(field_name="trl", lookup_expr="gte", label=_("成熟度不低于"))
+    trl_lte = IntegerFilter(field_name="trl", lookup_expr="lte", label=_("成熟度不高于"))
     price_gte = filters.NumberFilter(
         method="filter_price_gte", label=_("意向价格区间与之重叠：价格上限不低于（万元）")
     )

@@ -95,6 +95,22 @@ class OpaqueCursorPagination(CursorPagination):
     def _cache_key(token: str) -> str:
         return f"api-cursor:{token}"
 
+    def get_page_size(self, request):
+        """``page_size`` from 1 up (at most ``max_page_size``); anything else is a 400, not
+        silently the default."""
+        if not self.page_size_query_param or self.page_size_query_param not in request.query_params:
+            return self.page_size
+        raw = request.query_params[self.page_size_query_param]
+        try:
+            value = int(raw)
+        except ValueError:
+            value = 0
+        if value < 1:
+            raise exceptions.ValidationError(
+                {self.page_size_query_param: [_("每页条数须为正整数。")]}
+            )
+        return min(value, self.max_page_size) if self.max_page_size else value
+
     def encode_cursor(self, cursor: Cursor) -> str:
         tokens = {}
         if cursor.offset:
