@@ -110,3 +110,15 @@ def test_an_unknown_api_path_is_a_json_404(client):
         response = client.post(url)
         assert response.status_code == 404
         assert response.json()["code"] == "not_found"
+
+
+def test_swagger_shows_examples_of_the_main_calls():
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    paths = schema["paths"]
+    need = paths["/api/v1/needs/"]["post"]["requestBody"]["content"]["application/json"]
+    bid = paths["/api/v1/challenges/{uuid}/bids/"]["post"]["requestBody"]["content"]
+    matches = paths["/api/v1/needs/{uuid}/matches/"]["get"]["responses"]["200"]["content"]
+    for content in (need, bid["application/json"], matches["application/json"]):
+        (example,) = content["examples"].values()
+        assert example["value"]
+    assert need["examples"]["发布一条技术需求（草稿）"]["value"]["field"] == "new_energy.batteries"

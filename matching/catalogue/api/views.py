@@ -48,6 +48,7 @@ from accounts.selectors import member_org_ids, user_acts_for
 from core.spreadsheet import csv_writer
 from core.throttling import UserRateThrottle
 from matching.catalogue import import_templates, importers, selectors, services
+from matching.catalogue.api.examples import NEED_CREATE_REQUEST
 from matching.catalogue.api.filters import CapabilityFilter, NeedFilter, ResultFilter
 from matching.catalogue.api.serializers import (
     BulkErrorOutputSerializer,
@@ -363,6 +364,7 @@ class NeedViewSet(_NeedQuerysetMixin, viewsets.GenericViewSet):
         summary=_l("新建需求（草稿）"),
         request=NeedInputSerializer,
         responses={201: NeedOutputSerializer},
+        examples=[NEED_CREATE_REQUEST],
     )
     def create(self, request):
         serializer = NeedInputSerializer(data=request.data)
