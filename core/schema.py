@@ -107,6 +107,15 @@ class AutoSchema(SpectacularAutoSchema):
     def _has_query_parameters(self) -> bool:
         return any(p.get("in") == "query" for p in self._get_parameters())
 
+    def _get_parameters(self):
+        """An optional query parameter sent empty (``?organization=``) is as if left out: filters,
+        ordering, ``format`` and paging all ignore it."""
+        parameters = super()._get_parameters()
+        for parameter in parameters:
+            if parameter.get("in") == "query" and not parameter.get("required"):
+                parameter["allowEmptyValue"] = True
+        return parameters
+
     def _map_serializer_field(self, field, direction, bypass_extensions=False):
         """A decimal is answered as a string, but taken as a string or a JSON number."""
         schema = super()._map_serializer_field(field, direction, bypass_extensions)

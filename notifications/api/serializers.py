@@ -17,9 +17,18 @@ class PreferenceOutputSerializer(serializers.Serializer):
         return sorted(field.code for field in obj.fields.all()) if obj.pk else []
 
 
+class _NumberField(serializers.FloatField):
+    """A JSON number: ``false`` is not 0."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 class PreferenceInputSerializer(serializers.Serializer):
     frequency = serializers.ChoiceField(choices=NotificationPreference.Frequency.choices)
-    min_score = serializers.FloatField(min_value=0.0, max_value=1.0)
+    min_score = _NumberField(min_value=0.0, max_value=1.0)
     fields = serializers.SlugRelatedField(
         slug_field="code", queryset=Field.objects.all(), many=True, required=False
     )

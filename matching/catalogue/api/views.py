@@ -99,9 +99,9 @@ class OpaqueCursorPagination(CursorPagination):
     def get_page_size(self, request):
         """``page_size`` from 1 up (at most ``max_page_size``); anything else is a 400, not
         silently the default."""
-        if not self.page_size_query_param or self.page_size_query_param not in request.query_params:
+        raw = request.query_params.get(self.page_size_query_param or "", "")
+        if not raw:
             return self.page_size
-        raw = request.query_params[self.page_size_query_param]
         try:
             value = int(raw)
         except ValueError:
@@ -127,7 +127,7 @@ class OpaqueCursorPagination(CursorPagination):
 
     def decode_cursor(self, request) -> Cursor | None:
         token = request.query_params.get(self.cursor_query_param)
-        if token is None:
+        if not token:
             return None
         clear = cache.get(self._cache_key(token)) if self._token.fullmatch(token) else None
         if clear is None:
