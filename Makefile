@@ -10,7 +10,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: setup run test lint bench apt venv model clean-var
+.PHONY: setup run test lint bench api-fuzz apt venv model clean-var
 
 setup: apt $(STAMP) model
 	DEBUG=1 $(PY) manage.py compilemessages --ignore=.venv -v 0
@@ -59,6 +59,11 @@ lint: $(STAMP)
 
 bench: setup
 	DEBUG=1 $(PY) -m bench $(BENCH)
+
+# The Schemathesis contract test, deep: 100 examples per operation, phase and role, plus the coverage
+# phase (make test runs it with 5). Against the test database, never a live one.
+api-fuzz: setup
+	API_FUZZ_EXAMPLES=$${API_FUZZ_EXAMPLES:-100} DEBUG=1 $(PY) -m pytest -n 2 -q tests/test_api_contract.py $(PYTEST_ARGS)
 
 clean-var:
 	rm -rf var

@@ -2,7 +2,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, parsers, status
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -10,14 +13,40 @@ from core.text import unstorable_fields, unstorable_text_message
 
 
 def exception_handler(exc, context):
-    """DRF's handler, plus Django ``ValidationError`` from services turned into a 400 with field messages."""
+    """DRF's handler in the one documented error shape (``core.schema``): ``{"detail", "code"}``, or
+    for invalid input field messages ``{"<field>": ["…"]}``. A Django ``ValidationError`` from a
+    service becomes a 400 with field messages; a list of messages, ``non_field_errors``."""
     if isinstance(exc, DjangoValidationError):
         if hasattr(exc, "message_dict"):
             detail = exc.message_dict
         else:
             detail = {"non_field_errors": exc.messages}
         exc = exceptions.ValidationError(detail)
-    return drf_exception_handler(exc, context)
+    elif isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied()
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    if isinstance(exc, exceptions.ValidationError):
+        if isinstance(response.data, list):
+            response.data = {"non_field_errors": _messages(response.data)}
+    elif isinstance(response.data, dict) and set(response.data) == {"detail"}:
+        code = exc.get_codes()
+        response.data["code"] = code if isinstance(code, str) else exc.default_code
+    return response
+
+
+def _messages(detail) -> list[str]:
+    """Every message of a nested error detail, flat."""
+    if isinstance(detail, Mapping):
+        return [
+            f"{key}: {message}" for key, value in detail.items() for message in _messages(value)
+        ]
+    if isinstance(detail, list):
+        return [message for item in detail for message in _messages(item)]
+    return [str(detail)]
 
 
 class Conflict(exceptions.APIException):
@@ -62,3 +91,12 @@ class FormParser(_StorableTextParserMixin, parsers.FormParser):
 
 class MultiPartParser(_StorableTextParserMixin, parsers.MultiPartParser):
     pass
+
+
+@csrf_exempt
+def api_not_found(request, *args, **kwargs) -> JsonResponse:
+    """Any path under ``/api/v1/`` that names no operation (or names one with a malformed id, which
+    its converter refuses) answers like the API does, not with the site's HTML page."""
+    return JsonResponse(
+        {"detail": str(exceptions.NotFound.default_detail), "code": "not_found"}, status=404
+    )

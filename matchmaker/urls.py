@@ -1,7 +1,8 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from core.api import api_not_found
 from core.views import healthz
 
 api_v1 = [
@@ -11,6 +12,8 @@ api_v1 = [
     path("", include("challenges.api.urls")),
     path("", include("notifications.api.urls")),
     path("", include("ops.api.urls")),
+    # Last: an unknown path or a malformed id is a JSON 404, like every other API error.
+    re_path(r"^.*$", api_not_found),
 ]
 
 urlpatterns = [

@@ -71,3 +71,54 @@ def test_swagger_ui_renders_with_local_assets(client):
     assert not [a for a in assets if a.startswith(("http://", "https://", "//"))]
     bundle = next(a for a in assets if a.endswith("swagger-ui-bundle.js"))
     assert client.get(bundle).status_code == 200
+
+
+# --- error responses (issue 13) ---------------------------------------------------------------------
+
+
+def _operations(schema):
+    for route, methods in schema["paths"].items():
+        for method, operation in methods.items():
+            yield route, method.upper(), operation
+
+
+def test_every_operation_documents_the_errors_it_can_answer():
+    GENERATOR_STATS.reset()
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    for route, method, operation in _operations(schema):
+        codes = set(operation["responses"])
+        assert {"401", "403", "404", "429"} <= codes, (method, route, codes)
+        if method in {"POST", "PUT", "PATCH", "DELETE"}:
+            assert {"400", "409"} <= codes, (method, route, codes)
+        assert "Retry-After" in operation["responses"]["429"]["headers"]
+    errors = schema["components"]["schemas"]["Error"]
+    assert set(errors["required"]) == {"detail", "code"}
+    need_create = schema["paths"]["/api/v1/needs/"]["post"]["responses"]["400"]
+    shapes = need_create["content"]["application/json"]["schema"]["anyOf"]
+    assert {"$ref": "#/components/schemas/FieldErrors"} in shapes
+
+
+def test_errors_answer_with_detail_and_code(client):
+    response = client.get("/api/v1/needs/")
+    assert response.status_code == 401
+    assert set(response.json()) == {"detail", "code"}
+    assert response.json()["code"] == "not_authenticated"
+
+
+def test_an_unknown_api_path_is_a_json_404(client):
+    for url in ("/api/v1/no-such-thing/", "/api/v1/needs/a.b/publish/"):
+        response = client.post(url)
+        assert response.status_code == 404
+        assert response.json()["code"] == "not_found"
+
+
+def test_swagger_shows_examples_of_the_main_calls():
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    paths = schema["paths"]
+    need = paths["/api/v1/needs/"]["post"]["requestBody"]["content"]["application/json"]
+    bid = paths["/api/v1/challenges/{uuid}/bids/"]["post"]["requestBody"]["content"]
+    matches = paths["/api/v1/needs/{uuid}/matches/"]["get"]["responses"]["200"]["content"]
+    for content in (need, bid["application/json"], matches["application/json"]):
+        (example,) = content["examples"].values()
+        assert example["value"]
+    assert need["examples"]["发布一条技术需求（草稿）"]["value"]["field"] == "new_energy.batteries"

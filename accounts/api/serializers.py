@@ -7,7 +7,7 @@ from accounts.validators import validate_credit_code
 
 
 class OrganizationOutputSerializer(serializers.ModelSerializer):
-    region = serializers.StringRelatedField()
+    region = serializers.StringRelatedField(allow_null=True)
     is_verified = serializers.BooleanField(read_only=True)
 
     class Meta:

@@ -13,6 +13,7 @@ from accounts.models import ExpertProfile, Organization
 from accounts.selectors import member_org_ids
 from challenges import selectors, services
 from challenges.api import serializers as s
+from challenges.api.examples import BID_CREATE_REQUEST
 from challenges.models import Bid, Challenge
 from challenges.selectors import NeedVisibility
 from challenges.services import TransitionError
@@ -262,6 +263,7 @@ class ChallengeBidsApi(ChallengeApiView):
         summary="Create (and optionally submit) the bid of one of the user's organizations",
         request=s.ChallengeBidCreateInputSerializer,
         responses={201: s.ChallengeBidOutputSerializer, 409: CONFLICT},
+        examples=[BID_CREATE_REQUEST],
     )
     def post(self, request, uuid):
         challenge, _v = _challenge(request, uuid, minimum=NeedVisibility.FULL)

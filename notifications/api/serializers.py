@@ -1,3 +1,6 @@
+from collections.abc import Mapping
+
+from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from notifications.models import NotificationPreference
@@ -14,12 +17,27 @@ class PreferenceOutputSerializer(serializers.Serializer):
         return sorted(field.code for field in obj.fields.all()) if obj.pk else []
 
 
+class _NumberField(serializers.FloatField):
+    """A JSON number: ``false`` is not 0."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 class PreferenceInputSerializer(serializers.Serializer):
     frequency = serializers.ChoiceField(choices=NotificationPreference.Frequency.choices)
-    min_score = serializers.FloatField(min_value=0.0, max_value=1.0)
+    min_score = _NumberField(min_value=0.0, max_value=1.0)
     fields = serializers.SlugRelatedField(
         slug_field="code", queryset=Field.objects.all(), many=True, required=False
     )
+
+    def to_internal_value(self, data):
+        # A many-related field iterates whatever it gets: an object would pass as its keys.
+        if isinstance(data, Mapping) and isinstance(data.get("fields"), Mapping):
+            raise serializers.ValidationError({"fields": [_("请提交领域代码的列表。")]})
+        return super().to_internal_value(data)
 
 
 class NotificationOutputSerializer(serializers.Serializer):

@@ -10,6 +10,7 @@ it may not read. They rely on the ``viewer_visibility`` annotation of
 from __future__ import annotations
 
 import django_filters as filters
+from django import forms
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
@@ -25,6 +26,31 @@ from matching.catalogue.visibility import need_full_text_q
 from matching.models import CapabilityProfile, CoopMode, Need, Result
 
 
+class _StrictBooleanField(forms.NullBooleanField):
+    """``true``/``false`` (or ``1``/``0``); empty is no filter; anything else is invalid, not
+    silently no filter."""
+
+    def to_python(self, value):
+        if value in (None, "", True, False, "true", "false", "True", "False", "1", "0"):
+            return super().to_python(value)
+        raise forms.ValidationError(_("请填写 true 或 false。"), code="invalid")
+
+
+class BooleanFilter(filters.BooleanFilter):
+    field_class = _StrictBooleanField
+
+    def __init__(self, *args, **kwargs):
+        # The select widget would turn an unknown value into "no choice" before the field sees it.
+        kwargs.setdefault("widget", forms.TextInput)
+        super().__init__(*args, **kwargs)
+
+
+class IntegerFilter(filters.NumberFilter):
+    """A whole number (a maturity level): ``trl_gte=0.5`` is a 400, not a silent match."""
+
+    field_class = forms.IntegerField
+
+
 class NeedFilter(filters.FilterSet):
     field = filters.CharFilter(
         method="filter_field", label=_("技术领域代码；领域代码同时匹配其下所有子领域")
@@ -34,8 +60,8 @@ class NeedFilter(filters.FilterSet):
     coop_mode = filters.MultipleChoiceFilter(
         choices=CoopMode.choices, method="filter_coop_mode", label=_("合作方式，多选时满足其一即可")
     )
-    trl_gte = filters.NumberFilter(method="filter_trl_gte", label=_("期望成熟度不低于"))
-    trl_lte = filters.NumberFilter(method="filter_trl_lte", label=_("期望成熟度不高于"))
+    trl_gte = IntegerFilter(method="filter_trl_gte", label=_("期望成熟度不低于"))
+    trl_lte = IntegerFilter(method="filter_trl_lte", label=_("期望成熟度不高于"))
     budget_gte = filters.NumberFilter(
         method="filter_budget_gte", label=_("预算区间与之重叠：预算上限不低于（万元）")
     )
@@ -43,7 +69,7 @@ class NeedFilter(filters.FilterSet):
         method="filter_budget_lte", label=_("预算区间与之重叠：预算下限不高于（万元）")
     )
     organization = filters.UUIDFilter(method="filter_organization", label=_("发布机构 uuid"))
-    mine = filters.BooleanFilter(method="filter_mine", label=_("只看本人所在机构的需求"))
+    mine = BooleanFilter(method="filter_mine", label=_("只看本人所在机构的需求"))
     q = filters.CharFilter(
         method="filter_q",
         label=_("关键词，多个词以空格分隔、须同时出现；支持中文子串（如“锂电池”）"),
@@ -113,8 +139,8 @@ class ResultFilter(filters.FilterSet):
         method="filter_transfer_mode",
         label=_("转化方式，多选时满足其一即可"),
     )
-    trl_gte = filters.NumberFilter(field_name="trl", lookup_expr="gte", label=_("成熟度不低于"))
-    trl_lte = filters.NumberFilter(field_name="trl", lookup_expr="lte", label=_("成熟度不高于"))
+    trl_gte = IntegerFilter(field_name="trl", lookup_expr="gte", label=_("成熟度不低于"))
+    trl_lte = IntegerFilter(field_name="trl", lookup_expr="lte", label=_("成熟度不高于"))
     price_gte = filters.NumberFilter(
         method="filter_price_gte", label=_("意向价格区间与之重叠：价格上限不低于（万元）")
     )
@@ -122,7 +148,7 @@ class ResultFilter(filters.FilterSet):
         method="filter_price_lte", label=_("意向价格区间与之重叠：价格下限不高于（万元）")
     )
     organization = filters.UUIDFilter(field_name="organization__uuid", label=_("完成单位 uuid"))
-    mine = filters.BooleanFilter(method="filter_mine", label=_("只看本人所在机构的成果"))
+    mine = BooleanFilter(method="filter_mine", label=_("只看本人所在机构的成果"))
     q = filters.CharFilter(
         method="filter_q", label=_("关键词，多个词以空格分隔、须同时出现；支持中文子串")
     )
@@ -167,7 +193,7 @@ class CapabilityFilter(filters.FilterSet):
         method="filter_field", label=_("技术领域代码；领域代码同时匹配其下所有子领域")
     )
     organization = filters.UUIDFilter(field_name="organization__uuid", label=_("所属机构 uuid"))
-    mine = filters.BooleanFilter(method="filter_mine", label=_("只看本人所在机构的研发能力"))
+    mine = BooleanFilter(method="filter_mine", label=_("只看本人所在机构的研发能力"))
     q = filters.CharFilter(method="filter_q", label=_("关键词，多个词以空格分隔；支持中文子串"))
 
     class Meta:

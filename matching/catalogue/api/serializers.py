@@ -64,6 +64,11 @@ class QualityFieldMixin:
 
 
 class FieldOutputSerializer(serializers.ModelSerializer):
+    code = serializers.RegexField(
+        r"^[-a-zA-Z0-9_.]+$",
+        read_only=True,
+        help_text=_("领域代码，层级以点分隔，如 new_materials.polymers。"),
+    )
     parent = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
 
     class Meta:

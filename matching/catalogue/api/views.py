@@ -48,6 +48,7 @@ from accounts.selectors import member_org_ids, user_acts_for
 from core.spreadsheet import csv_writer
 from core.throttling import UserRateThrottle
 from matching.catalogue import import_templates, importers, selectors, services
+from matching.catalogue.api.examples import NEED_CREATE_REQUEST
 from matching.catalogue.api.filters import CapabilityFilter, NeedFilter, ResultFilter
 from matching.catalogue.api.serializers import (
     BulkErrorOutputSerializer,
@@ -95,6 +96,22 @@ class OpaqueCursorPagination(CursorPagination):
     def _cache_key(token: str) -> str:
         return f"api-cursor:{token}"
 
+    def get_page_size(self, request):
+        """``page_size`` from 1 up (at most ``max_page_size``); anything else is a 400, not
+        silently the default."""
+        raw = request.query_params.get(self.page_size_query_param or "", "")
+        if not raw:
+            return self.page_size
+        try:
+            value = int(raw)
+        except ValueError:
+            value = 0
+        if value < 1:
+            raise exceptions.ValidationError(
+                {self.page_size_query_param: [_("每页条数须为正整数。")]}
+            )
+        return min(value, self.max_page_size) if self.max_page_size else value
+
     def encode_cursor(self, cursor: Cursor) -> str:
         tokens = {}
         if cursor.offset:
@@ -110,7 +127,7 @@ class OpaqueCursorPagination(CursorPagination):
 
     def decode_cursor(self, request) -> Cursor | None:
         token = request.query_params.get(self.cursor_query_param)
-        if token is None:
+        if not token:
             return None
         clear = cache.get(self._cache_key(token)) if self._token.fullmatch(token) else None
         if clear is None:
@@ -352,6 +369,7 @@ class NeedViewSet(_NeedQuerysetMixin, viewsets.GenericViewSet):
         summary=_l("新建需求（草稿）"),
         request=NeedInputSerializer,
         responses={201: NeedOutputSerializer},
+        examples=[NEED_CREATE_REQUEST],
     )
     def create(self, request):
         serializer = NeedInputSerializer(data=request.data)

@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from matching.models import MatchFeedback
+from matching.models import CoopMode, MatchFeedback
 
 
 class FitItemSerializer(serializers.Serializer):
@@ -70,7 +70,9 @@ class AdHocMatchInputSerializer(serializers.Serializer):
     )
     region = serializers.CharField(required=False)
     trl_min = serializers.IntegerField(required=False, min_value=1, max_value=9)
-    coop_modes = serializers.ListField(child=serializers.CharField(), required=False)
+    coop_modes = serializers.ListField(
+        child=serializers.ChoiceField(choices=CoopMode.choices), required=False
+    )
     budget_max = serializers.DecimalField(
         max_digits=10, decimal_places=2, required=False, min_value=0
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.http import Http404
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.response import Response
@@ -14,6 +15,7 @@ from matching.catalogue.visibility import NeedVisibility, need_get_for_viewer
 from matching.matcher import calibration, indexing, pipeline
 from matching.matches import selectors as match_selectors
 from matching.matches import services as match_services
+from matching.matches.api.examples import NEED_MATCHES_RESPONSE
 from matching.matches.api.serializers import (
     AdHocMatchInputSerializer,
     AdHocMatchOutputSerializer,
@@ -38,7 +40,11 @@ def _candidate(obj, kind: str, request, *, organization: bool = True) -> dict:
 class NeedMatchesApi(APIView):
     """Ranked results and capability profiles for a need of the caller's organization."""
 
-    @extend_schema(responses=MatchOutputSerializer(many=True))
+    @extend_schema(
+        summary=_("需求的匹配结果"),
+        responses=MatchOutputSerializer(many=True),
+        examples=[NEED_MATCHES_RESPONSE],
+    )
     def get(self, request, uuid):
         need, _visibility = need_get_for_viewer(
             uuid=uuid, user=request.user, minimum=NeedVisibility.FULL
