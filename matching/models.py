@@ -53,6 +53,9 @@ class Need(models.Model):
         MATCHED = "matched", _("已对接")
         CLOSED = "closed", _("已关闭")
         WITHDRAWN = "withdrawn", _("已撤回")
+        # Past its validity period (``valid_until``): out of matching and public lists, kept for
+        # its organization, which can renew it (matching/catalogue/services/freshness.py).
+        EXPIRED = "expired", _("已过期")
 
     class Confidentiality(models.TextChoices):
         PUBLIC = "public", _("公开")
@@ -144,6 +147,13 @@ class Need(models.Model):
         help_text=_("省级平台或企业系统中的编号，批量导入时用于去重。"),
     )
     published_at = models.DateTimeField(_("发布时间"), null=True, blank=True)
+    valid_until = models.DateField(
+        _("有效期至"),
+        null=True,
+        blank=True,
+        help_text=_("过期后不再参与匹配、不在公开列表中显示，可一键续期。留空则为发布后12个月。"),
+    )
+    expiry_reminded_at = models.DateTimeField(_("到期提醒时间"), null=True, blank=True)
     created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
     updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
 
@@ -291,6 +301,7 @@ class Result(models.Model):
         DRAFT = "draft", _("草稿")
         PUBLISHED = "published", _("已发布")
         WITHDRAWN = "withdrawn", _("已撤回")
+        EXPIRED = "expired", _("已过期")
 
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     organization = models.ForeignKey(
@@ -340,6 +351,13 @@ class Result(models.Model):
     )
     external_ref = models.CharField(_("外部编号"), max_length=64, blank=True)
     published_at = models.DateTimeField(_("发布时间"), null=True, blank=True)
+    valid_until = models.DateField(
+        _("有效期至"),
+        null=True,
+        blank=True,
+        help_text=_("过期后不再参与匹配、不在公开列表中显示，可一键续期。留空则为发布后12个月。"),
+    )
+    expiry_reminded_at = models.DateTimeField(_("到期提醒时间"), null=True, blank=True)
     created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
     updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
 

@@ -50,3 +50,12 @@ def answers_sweep() -> dict:
     from matching.catalogue.services.access import access_answers_sweep
 
     return access_answers_sweep()
+
+
+@shared_task(acks_late=True, name="matching.listings_expiry_sweep")
+def listings_expiry_sweep() -> dict:
+    """Beat: remind owners of needs and results about to expire and mark expired ones.
+    Idempotent (each reminder and expiry is claimed once), so ``acks_late`` is safe."""
+    from matching.catalogue.services.freshness import listings_expiry_sweep as sweep
+
+    return sweep()

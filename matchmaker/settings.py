@@ -143,7 +143,16 @@ CELERY_BEAT_SCHEDULE: dict = {
     "challenges-remind-deadlines": {"task": "challenges.remind_bid_deadlines", "schedule": 3600.0},
     # matching: remind enterprises of access requests due soon; record missed answer deadlines.
     "matching-answers-sweep": {"task": "matching.answers_sweep", "schedule": 900.0},
+    # matching: remind owners of needs/results about to expire; mark expired ones (fresh listings).
+    "matching-listings-expiry-sweep": {
+        "task": "matching.listings_expiry_sweep",
+        "schedule": 3600.0,
+    },
 }
+# Fresh listings (matching/catalogue/freshness.py): months a published need or result stays valid
+# unless its owner sets another date, and days before the end its owner is reminded.
+LISTING_VALIDITY_MONTHS = env_int("LISTING_VALIDITY_MONTHS", 12)
+LISTING_EXPIRY_REMINDER_DAYS = env_int("LISTING_EXPIRY_REMINDER_DAYS", 14)
 # Coded answers (matching/catalogue/answers.py): days an enterprise has to answer an access
 # request, and how many hours before that deadline it is reminded.
 ANSWER_DEADLINE_DAYS = env_int("ANSWER_DEADLINE_DAYS", 10)

@@ -19,3 +19,10 @@ class NotificationsConfig(AppConfig):
         from notifications.answers import access_answer_notify
 
         subscribe_answer_events(access_answer_notify)
+
+        # Needs and results about to expire remind their organization (with the renewal link);
+        # expired ones tell it they left matching and public lists.
+        from matching.catalogue.freshness import subscribe_expiry_events
+        from notifications.freshness import listing_expiry_notify
+
+        subscribe_expiry_events(listing_expiry_notify)

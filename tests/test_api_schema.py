@@ -40,6 +40,8 @@ def test_matching_api_schema_has_no_warnings():
         "/api/v1/needs/{uuid}/publish/",
         "/api/v1/needs/{uuid}/withdraw/",
         "/api/v1/needs/{uuid}/close/",
+        "/api/v1/needs/{uuid}/renew/",
+        "/api/v1/results/{uuid}/renew/",
         "/api/v1/needs/bulk/",
         "/api/v1/needs/export.csv",
         "/api/v1/results/",

@@ -566,6 +566,12 @@ NOT_A_NEED_READ: dict[str, str] = {
             "api:match"
         ).split()
     },
+    **{
+        name: "POST only: one-click renewal by the item's own organization (404/403 for anyone else)"
+        for name in (
+            "matching:need-renew matching:result-renew api:need-renew api:result-renew"
+        ).split()
+    },
     "matching:need-quality": "POST that writes nothing: scores the caller's own unsaved form input",
     "matching:result-quality": "POST that writes nothing: scores the caller's own unsaved form input",
     "api:need-matches": "the need's own organization only (tests/test_matching_api.py)",

@@ -119,6 +119,7 @@ class NeedForm(_ServiceModelForm):
             "coop_modes",
             "trl_min",
             "deadline",
+            "valid_until",
             "contact_name",
             "contact_phone",
             "contact_email",
@@ -129,6 +130,7 @@ class NeedForm(_ServiceModelForm):
             "description": forms.Textarea(attrs={"rows": 6}),
             "scenario": forms.Textarea(attrs={"rows": 3}),
             "deadline": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+            "valid_until": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
             "confidentiality": forms.RadioSelect,
         }
 
@@ -201,10 +203,12 @@ class ResultForm(_ServiceModelForm):
             "price_min",
             "price_max",
             "team",
+            "valid_until",
         ]
         widgets = {
             "abstract": forms.Textarea(attrs={"rows": 6}),
             "team": forms.Textarea(attrs={"rows": 3}),
+            "valid_until": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
         }
 
     def __init__(self, *args, **kwargs):

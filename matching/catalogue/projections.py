@@ -44,6 +44,8 @@ NEED_FULL_ONLY_FIELDS: frozenset[str] = frozenset(
         # matching.catalogue.quality's report: null unless the viewer acts for the organization.
         "quality",
         "published_at",
+        # the listing's last valid day (matching.catalogue.freshness)
+        "valid_until",
         "created_at",
         "updated_at",
         "attachments",

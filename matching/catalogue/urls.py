@@ -12,6 +12,7 @@ urlpatterns = [
     path("needs/<uuid:uuid>/", views.need_detail, name="need-detail"),
     path("needs/<uuid:uuid>/edit/", views.need_edit, name="need-edit"),
     path("needs/<uuid:uuid>/attachments/", views.need_attachments, name="need-attachments"),
+    path("needs/<uuid:uuid>/renew/", views.need_renew, name="need-renew"),
     path(
         "needs/<uuid:uuid>/<slug:action>/",
         views.need_status,
@@ -30,6 +31,7 @@ urlpatterns = [
     path("results/<uuid:uuid>/", views.result_detail, name="result-detail"),
     path("results/<uuid:uuid>/edit/", views.result_edit, name="result-edit"),
     path("results/<uuid:uuid>/attachments/", views.result_attachments, name="result-attachments"),
+    path("results/<uuid:uuid>/renew/", views.result_renew, name="result-renew"),
     path("results/<uuid:uuid>/<slug:action>/", views.result_status, name="result-status"),
     path("capabilities/new/", views.capability_create, name="capability-create"),
     path("capabilities/<uuid:uuid>/", views.capability_detail, name="capability-detail"),

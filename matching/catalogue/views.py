@@ -294,6 +294,7 @@ def need_detail(request, uuid):
                 "can_publish": Need.Status.PUBLISHED in transitions,
                 "can_withdraw": Need.Status.WITHDRAWN in transitions,
                 "can_close": Need.Status.CLOSED in transitions,
+                "can_renew": need.status in (Need.Status.PUBLISHED, Need.Status.EXPIRED),
                 "can_edit": need.status not in services.NEED_FROZEN_STATUSES,
                 "accesses": ws.need_accesses_for_owner(need=need),
                 "invite_form": AccessInviteForm(organizations=ws.invitable_organizations(need=need))
@@ -541,6 +542,22 @@ def need_status(request, uuid, action: str):
     return redirect(need)
 
 
+@require_POST
+@login_required
+def need_renew(request, uuid):
+    need = ws.need_get_for_manager(uuid=uuid, user=request.user)
+    try:
+        services.need_renew(need=need, actor=request.user)
+    except ValidationError as exc:
+        _flash_errors(request, exc)
+    else:
+        messages.success(
+            request,
+            _("需求已续期，有效期至 %(date)s。") % {"date": need.valid_until.isoformat()},
+        )
+    return redirect(need)
+
+
 def _attachments_upload(request, owner):
     form = AttachmentForm(request.POST, request.FILES)
     if form.is_valid():
@@ -598,6 +615,7 @@ def result_detail(request, uuid):
             {
                 "can_publish": Result.Status.PUBLISHED in transitions,
                 "can_withdraw": Result.Status.WITHDRAWN in transitions,
+                "can_renew": result.status in (Result.Status.PUBLISHED, Result.Status.EXPIRED),
                 "can_edit": result.status != Result.Status.WITHDRAWN,
                 "attachment_form": AttachmentForm(),
                 "reason_form": ReasonForm(),
@@ -676,6 +694,22 @@ def result_status(request, uuid, action: str):
         )
         if action == "publish":
             _warn_low_quality(request, result)
+    return redirect(result)
+
+
+@require_POST
+@login_required
+def result_renew(request, uuid):
+    result = ws.result_get_for_manager(uuid=uuid, user=request.user)
+    try:
+        services.result_renew(result=result, actor=request.user)
+    except ValidationError as exc:
+        _flash_errors(request, exc)
+    else:
+        messages.success(
+            request,
+            _("成果已续期，有效期至 %(date)s。") % {"date": result.valid_until.isoformat()},
+        )
     return redirect(result)
 
 

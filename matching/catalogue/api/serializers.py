@@ -168,6 +168,11 @@ class NeedInputSerializer(serializers.Serializer):
     coop_modes = _coop_modes()
     trl_min = serializers.IntegerField(min_value=1, max_value=9, required=False, allow_null=True)
     deadline = serializers.DateField(required=False, allow_null=True)
+    valid_until = serializers.DateField(
+        required=False,
+        allow_null=True,
+        help_text=_("有效期至（含当天）；留空则发布时定为12个月后。过期后退出匹配和公开列表。"),
+    )
     contact_name = serializers.CharField(max_length=32, required=False, allow_blank=True)
     contact_phone = serializers.CharField(max_length=32, required=False, allow_blank=True)
     contact_email = serializers.EmailField(required=False, allow_blank=True)
@@ -247,6 +252,7 @@ class NeedOutputSerializer(QualityFieldMixin, serializers.ModelSerializer):
             "external_ref",
             "quality",
             "published_at",
+            "valid_until",
             "created_at",
             "updated_at",
         ]
@@ -302,6 +308,11 @@ class ResultInputSerializer(serializers.Serializer):
         child=serializers.CharField(max_length=64), required=False, max_length=30
     )
     patents = PatentInputSerializer(many=True, required=False)
+    valid_until = serializers.DateField(
+        required=False,
+        allow_null=True,
+        help_text=_("有效期至（含当天）；留空则发布时定为12个月后。过期后退出匹配和公开列表。"),
+    )
 
 
 class ResultBulkItemInputSerializer(ResultInputSerializer):
@@ -345,6 +356,7 @@ class ResultOutputSerializer(QualityFieldMixin, serializers.ModelSerializer):
             "external_ref",
             "quality",
             "published_at",
+            "valid_until",
             "created_at",
             "updated_at",
         ]

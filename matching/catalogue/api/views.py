@@ -440,6 +440,18 @@ class NeedViewSet(_NeedQuerysetMixin, viewsets.GenericViewSet):
         return self._transition(request, uuid, services.need_close, with_reason=True)
 
     @extend_schema(
+        summary=_l("续期需求"),
+        description=_l(
+            "一键续期：有效期改为今天起12个月；已过期的需求重新发布并参与匹配。仅发布机构可操作。"
+        ),
+        request=None,
+        responses=NeedOutputSerializer,
+    )
+    @action(detail=True, methods=["post"])
+    def renew(self, request, uuid=None):
+        return self._transition(request, uuid, services.need_renew, with_reason=False)
+
+    @extend_schema(
         summary=_l("批量导入需求"),
         description=_BULK_DESCRIPTION,
         request=NeedBulkItemInputSerializer(many=True),
@@ -671,6 +683,20 @@ class ResultViewSet(
         result = self.get_object()
         _require_write_access(request, result.organization)
         return self._respond(services.result_publish(result=result, actor=request.user))
+
+    @extend_schema(
+        summary=_l("续期成果"),
+        description=_l(
+            "一键续期：有效期改为今天起12个月；已过期的成果重新发布并参与匹配。仅完成单位可操作。"
+        ),
+        request=None,
+        responses=ResultOutputSerializer,
+    )
+    @action(detail=True, methods=["post"])
+    def renew(self, request, uuid=None):
+        result = self.get_object()
+        _require_write_access(request, result.organization)
+        return self._respond(services.result_renew(result=result, actor=request.user))
 
     @extend_schema(
         summary=_l("撤回成果"), request=ReasonInputSerializer, responses=ResultOutputSerializer

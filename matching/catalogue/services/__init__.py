@@ -42,6 +42,11 @@ from matching.catalogue.services.common import (
     validate_indicator_rows,
     validate_patent_rows,
 )
+from matching.catalogue.services.freshness import (
+    listings_expiry_sweep,
+    need_renew,
+    result_renew,
+)
 from matching.catalogue.services.needs import (
     INDICATOR_FIELDS,
     need_close,
@@ -62,6 +67,9 @@ from matching.catalogue.services.results import (
 )
 
 __all__ = [
+    "listings_expiry_sweep",
+    "need_renew",
+    "result_renew",
     "ALLOWED_UPLOADS",
     "CAPABILITY_EDITABLE",
     "DOCX_MIME",

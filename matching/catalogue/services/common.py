@@ -49,6 +49,7 @@ NEED_EDITABLE = (
     "confidentiality",
     "terms",
     "external_ref",
+    "valid_until",
 )
 RESULT_EDITABLE = (
     "title",
@@ -64,10 +65,12 @@ RESULT_EDITABLE = (
     "team",
     "application_fields",
     "external_ref",
+    "valid_until",
 )
 CAPABILITY_EDITABLE = ("title", "description", "team", "equipment", "past_projects", "is_published")
 
-# Allowed status changes; ``need_set_status`` is the only place that changes ``Need.status``.
+# Allowed status changes; ``need_set_status`` is the only place that changes ``Need.status`` on an
+# owner's request (the validity sweep and renewal in ``freshness`` move published <-> expired).
 # in_challenge -> published: a challenge was cancelled and the need is open again.
 NEED_TRANSITIONS: dict[str, frozenset[str]] = {
     Need.Status.DRAFT: frozenset({Need.Status.PUBLISHED, Need.Status.WITHDRAWN}),
@@ -80,11 +83,13 @@ NEED_TRANSITIONS: dict[str, frozenset[str]] = {
     Need.Status.MATCHED: frozenset({Need.Status.CLOSED, Need.Status.WITHDRAWN}),
     Need.Status.CLOSED: frozenset(),
     Need.Status.WITHDRAWN: frozenset(),
+    Need.Status.EXPIRED: frozenset({Need.Status.CLOSED, Need.Status.WITHDRAWN}),
 }
 RESULT_TRANSITIONS: dict[str, frozenset[str]] = {
     Result.Status.DRAFT: frozenset({Result.Status.PUBLISHED, Result.Status.WITHDRAWN}),
     Result.Status.PUBLISHED: frozenset({Result.Status.WITHDRAWN}),
     Result.Status.WITHDRAWN: frozenset(),
+    Result.Status.EXPIRED: frozenset({Result.Status.WITHDRAWN}),
 }
 NEED_FROZEN_STATUSES = (Need.Status.CLOSED, Need.Status.WITHDRAWN)
 
@@ -229,7 +234,15 @@ def _apply(obj, data: dict, editable: tuple[str, ...], errors: Errors) -> list[s
             value = _resolve_choice_list(raw, CoopMode.choices, name, errors)
         elif name in ("keywords", "application_fields"):
             value = _split_list(raw)
-        elif name in ("budget_min", "budget_max", "price_min", "price_max", "trl_min", "deadline"):
+        elif name in (
+            "budget_min",
+            "budget_max",
+            "price_min",
+            "price_max",
+            "trl_min",
+            "deadline",
+            "valid_until",
+        ):
             value = _nullable(raw.strip() if isinstance(raw, str) else raw)
         elif name == "trl":
             value = raw.strip() if isinstance(raw, str) else raw

@@ -31,6 +31,7 @@ from matching.catalogue.services.common import (
     _full_clean,
     _schedule_matching,
 )
+from matching.catalogue.services.freshness import check_valid_until, valid_until_on_publish
 from matching.models import (
     Need,
     NeedIndicator,
@@ -132,7 +133,7 @@ def need_create(
         _("只有企业可以发布技术需求。"),
     )
     need = Need(organization=organization, created_by=actor, status=Need.Status.DRAFT)
-    _apply(need, data, NEED_EDITABLE, errors)
+    check_valid_until(need, _apply(need, data, NEED_EDITABLE, errors), errors)
     rows, row_errors = _clean_indicator_rows(indicators or [])
     if row_errors:
         _add(errors, "indicators", row_errors)
@@ -158,6 +159,7 @@ def need_update(
     if need.status in NEED_FROZEN_STATUSES:
         raise ValidationError({"status": [_("已关闭或已撤回的需求不能再编辑。")]})
     changed = _apply(need, data, NEED_EDITABLE, errors)
+    check_valid_until(need, changed, errors)
     rows: list[NeedIndicator] = []
     if indicators is not None:
         rows, row_errors = _clean_indicator_rows(indicators)
@@ -208,6 +210,8 @@ def need_set_status(*, need: Need, actor: User, to_status: str, reason: str = ""
         if from_status == Need.Status.DRAFT or locked.published_at is None:
             locked.published_at = timezone.now()
             update_fields.append("published_at")
+        if valid_until_on_publish(locked):
+            update_fields += ["valid_until", "expiry_reminded_at"]
     locked.status = to_status
     locked.save(update_fields=update_fields)
     audit_record(
@@ -219,10 +223,11 @@ def need_set_status(*, need: Need, actor: User, to_status: str, reason: str = ""
         reason=reason.strip(),
     )
     _schedule_matching("need", locked.pk)
-    need.status, need.published_at, need.updated_at = (
+    need.status, need.published_at, need.updated_at, need.valid_until = (
         locked.status,
         locked.published_at,
         locked.updated_at,
+        locked.valid_until,
     )
     return locked
 

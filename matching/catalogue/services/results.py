@@ -28,6 +28,7 @@ from matching.catalogue.services.common import (
     _full_clean,
     _schedule_matching,
 )
+from matching.catalogue.services.freshness import check_valid_until, valid_until_on_publish
 from matching.models import (
     Patent,
     Result,
@@ -73,7 +74,7 @@ def result_create(
         _("只有高校、科研院所可以发布科技成果。"),
     )
     result = Result(organization=organization, created_by=actor, status=Result.Status.DRAFT)
-    _apply(result, data, RESULT_EDITABLE, errors)
+    check_valid_until(result, _apply(result, data, RESULT_EDITABLE, errors), errors)
     rows, row_errors = _clean_patent_rows(patents or [])
     if row_errors:
         _add(errors, "patents", row_errors)
@@ -97,6 +98,7 @@ def result_update(
         raise ValidationError({"status": [_("已撤回的成果不能再编辑。")]})
     errors: Errors = {}
     changed = _apply(result, data, RESULT_EDITABLE, errors)
+    check_valid_until(result, changed, errors)
     rows: list[Patent] = []
     if patents is not None:
         rows, row_errors = _clean_patent_rows(patents)
@@ -141,6 +143,8 @@ def result_set_status(*, result: Result, actor: User, to_status: str, reason: st
             )
         locked.published_at = timezone.now()
         update_fields.append("published_at")
+        if valid_until_on_publish(locked):
+            update_fields += ["valid_until", "expiry_reminded_at"]
     locked.status = to_status
     locked.save(update_fields=update_fields)
     audit_record(
@@ -152,7 +156,11 @@ def result_set_status(*, result: Result, actor: User, to_status: str, reason: st
         reason=reason.strip(),
     )
     _schedule_matching("result", locked.pk)
-    result.status, result.published_at = locked.status, locked.published_at
+    result.status, result.published_at, result.valid_until = (
+        locked.status,
+        locked.published_at,
+        locked.valid_until,
+    )
     return locked
 
 
