@@ -16,42 +16,46 @@ from __future__ import annotations
 from matching.catalogue.visibility import NeedVisibility
 
 # The need fields a summary-only viewer may read (``uuid`` addresses the need; it reveals nothing).
-NEED_SUMMARY_FIELDS: frozenset[str] = frozenset(
-    {"uuid", "title", "field", "region", "summary", "status"}
+# In the order the API shows them (its serializers build their field lists from these).
+NEED_SUMMARY_FIELD_ORDER: tuple[str, ...] = (
+    "uuid",
+    "title",
+    "field",
+    "region",
+    "summary",
+    "status",
 )
-
+NEED_FULL_ONLY_FIELD_ORDER: tuple[str, ...] = (
+    "organization",
+    "description",
+    "scenario",
+    "industry_chain",
+    "budget_min",
+    "budget_max",
+    "funding_mode",
+    "coop_modes",
+    "trl_min",
+    "trl_stage",
+    "deadline",
+    "contact_name",
+    "contact_phone",
+    "contact_email",
+    "confidentiality",
+    "terms",
+    "indicators",
+    "external_ref",
+    # matching.catalogue.quality's report: null unless the viewer acts for the organization.
+    "quality",
+    "published_at",
+    # the listing's last valid day (matching.catalogue.freshness)
+    "valid_until",
+    "created_at",
+    "updated_at",
+    "attachments",  # pages only; the API has no attachment field
+)
+NEED_SUMMARY_FIELDS: frozenset[str] = frozenset(NEED_SUMMARY_FIELD_ORDER)
 # The need fields only a full viewer may read (everything else a need carries).
-NEED_FULL_ONLY_FIELDS: frozenset[str] = frozenset(
-    {
-        "organization",
-        "description",
-        "scenario",
-        "industry_chain",
-        "budget_min",
-        "budget_max",
-        "funding_mode",
-        "coop_modes",
-        "trl_min",
-        "trl_stage",
-        "deadline",
-        "contact_name",
-        "contact_phone",
-        "contact_email",
-        "confidentiality",
-        "terms",
-        "indicators",
-        "external_ref",
-        # matching.catalogue.quality's report: null unless the viewer acts for the organization.
-        "quality",
-        "published_at",
-        # the listing's last valid day (matching.catalogue.freshness)
-        "valid_until",
-        "created_at",
-        "updated_at",
-        "attachments",
-    }
-)
-
+NEED_FULL_ONLY_FIELDS: frozenset[str] = frozenset(NEED_FULL_ONLY_FIELD_ORDER)
 
 # What the access-request form of a summary-public need shows to an organization that may ask for
 # the full text: the confidentiality terms it would accept (never to anonymous visitors).

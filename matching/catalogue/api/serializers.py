@@ -14,6 +14,7 @@ from rest_framework import serializers
 
 from accounts.models import Organization
 from accounts.selectors import user_acts_for
+from matching.catalogue.projections import NEED_FULL_ONLY_FIELD_ORDER, NEED_SUMMARY_FIELD_ORDER
 from matching.catalogue.quality import quality_of
 from matching.models import (
     CapabilityProfile,
@@ -199,7 +200,8 @@ class NeedSummaryOutputSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Need
-        fields = ["uuid", "visibility", "title", "field", "region", "summary", "status"]
+        # Exactly what matching.catalogue.projections lets a summary-only viewer read.
+        fields = ["uuid", "visibility", *NEED_SUMMARY_FIELD_ORDER[1:]]
 
     @extend_schema_field(serializers.ChoiceField(choices=["summary"]))
     def get_visibility(self, obj) -> str:
@@ -224,37 +226,12 @@ class NeedOutputSerializer(QualityFieldMixin, serializers.ModelSerializer):
 
     class Meta:
         model = Need
+        # Everything matching.catalogue.projections lets a full viewer read (no attachments here).
         fields = [
             "uuid",
             "visibility",
-            "title",
-            "field",
-            "region",
-            "summary",
-            "status",
-            "organization",
-            "description",
-            "scenario",
-            "industry_chain",
-            "budget_min",
-            "budget_max",
-            "funding_mode",
-            "coop_modes",
-            "trl_min",
-            "trl_stage",
-            "deadline",
-            "contact_name",
-            "contact_phone",
-            "contact_email",
-            "confidentiality",
-            "terms",
-            "indicators",
-            "external_ref",
-            "quality",
-            "published_at",
-            "valid_until",
-            "created_at",
-            "updated_at",
+            *NEED_SUMMARY_FIELD_ORDER[1:],
+            *(f for f in NEED_FULL_ONLY_FIELD_ORDER if f != "attachments"),
         ]
 
     @extend_schema_field(serializers.ChoiceField(choices=["full"]))
