@@ -298,6 +298,7 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {
         "user": env_str("API_THROTTLE_USER") or "600/minute",
         "anon": env_str("API_THROTTLE_ANON") or "60/minute",
+        "bulk": env_str("API_THROTTLE_BULK") or "60/hour",
     },
     "EXCEPTION_HANDLER": "core.api.exception_handler",
 }

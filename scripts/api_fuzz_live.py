@@ -6,7 +6,8 @@ of ``/api/schema/`` once per demo role with that role's token.
     python scripts/api_fuzz_live.py [--examples 100] [--port 8765] [--keep]
 
 Prints each role's Schemathesis summary and, last, one JSON line with the totals; exits non-zero on
-any failure. ``make api-fuzz-live`` runs it. The scratch directory is removed unless ``--keep``.
+any failure. Each role's whole report is kept in ``var/api-fuzz-live/<role>.txt``. ``make api-fuzz-live``
+runs it. The scratch directory is removed unless ``--keep``.
 """
 
 from __future__ import annotations
@@ -61,6 +62,15 @@ def _summary(output: str) -> dict:
     }
 
 
+def _failures(output: str) -> str:
+    """The failures section and the summary of a Schemathesis report (the whole one is kept)."""
+    start = output.find("=== FAILURES")
+    summary = output.find("=== SUMMARY")
+    parts = [output[start : output.find("=== WARNINGS")] if start >= 0 else ""]
+    parts.append(output[summary:] if summary >= 0 else output[-2000:])
+    return "".join(parts)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--examples", type=int, default=100)
@@ -80,6 +90,7 @@ def main() -> int:
         # The run measures the contract, not the rate limit (429 is documented and tested elsewhere).
         "API_THROTTLE_USER": "100000/min",
         "API_THROTTLE_ANON": "100000/min",
+        "API_THROTTLE_BULK": "100000/min",
     }
     env.pop("REDIS_URL", None)
     env.pop("DATABASE_URL", None)
@@ -92,6 +103,8 @@ def main() -> int:
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
+    reports = ROOT / "var" / "api-fuzz-live"
+    reports.mkdir(parents=True, exist_ok=True)
     totals: dict[str, dict] = {}
     try:
         _wait_for(f"{base}/healthz", seconds=1800)
@@ -126,7 +139,11 @@ def main() -> int:
                 capture_output=True,
                 text=True,
             )
-            print(f"--- {role} ---\n{run.stdout[-4000:]}", flush=True)
+            report = reports / f"{role}.txt"
+            report.write_text(run.stdout, encoding="utf-8")
+            print(
+                f"--- {role} ({report.relative_to(ROOT)}) ---\n{_failures(run.stdout)}", flush=True
+            )
             totals[role] = {
                 **_summary(run.stdout),
                 "exit": run.returncode,
