@@ -11,6 +11,7 @@ from accounts.models import ExpertProfile, Organization
 from challenges import selectors
 from challenges.models import Challenge
 from core.limits import LONG_TEXT, PARAGRAPH
+from matching.catalogue.answers import MAX_ANSWER_DAYS, DeclineReason
 from taxonomy.models import Region
 
 TEXTAREA = forms.Textarea(attrs={"rows": 3})
@@ -78,6 +79,15 @@ class ChallengeForm(ServiceErrorsMixin, forms.Form):
     downselect_after_index = forms.IntegerField(
         label=_("计划在第几个里程碑验收后择优（赛马制）"), min_value=1, required=False
     )
+    answer_days = forms.IntegerField(
+        label=_("答复期限（天）"),
+        min_value=1,
+        max_value=MAX_ANSWER_DAYS,
+        required=False,
+        help_text=_(
+            "受邀机构须在收到邀请后此天数内答复（不晚于揭榜截止）；本单位须在揭榜截止后此天数内答复每份方案。留空为平台默认。"
+        ),
+    )
 
     def __init__(self, *args, challenge: Challenge, **kwargs):
         super().__init__(*args, **kwargs)
@@ -109,6 +119,7 @@ class ChallengeForm(ServiceErrorsMixin, forms.Form):
             "award_mode": challenge.award_mode,
             "race_winners": challenge.race_winners,
             "downselect_after_index": index,
+            "answer_days": challenge.answer_days,
         }
 
     def service_kwargs(self) -> dict:
@@ -159,6 +170,17 @@ class ReasonForm(ServiceErrorsMixin, forms.Form):
     reason = forms.CharField(label=_("原因"), widget=TEXTAREA, max_length=PARAGRAPH)
 
 
+class DeclineForm(forms.Form):
+    """A coded decline (matching.catalogue.answers.clean_decline validates it in the service)."""
+
+    reason = forms.ChoiceField(
+        label=_("婉拒原因（对方会看到）"),
+        choices=[("", "---------"), *DeclineReason.choices],
+        required=False,
+    )
+    note = forms.CharField(label=_("说明（选“其他”时必填）"), max_length=500, required=False)
+
+
 class InviteForm(forms.Form):
     organization = forms.ModelChoiceField(
         label=_("邀请机构"),
@@ -178,6 +200,14 @@ class AwardForm(ServiceErrorsMixin, forms.Form):
         label=_("揭榜单位"), queryset=None, widget=forms.CheckboxSelectMultiple
     )
     reason = forms.CharField(label=_("定榜理由"), widget=TEXTAREA, max_length=PARAGRAPH)
+    decline_reason = forms.ChoiceField(
+        label=_("未入选方案的原因（未单独答复的方案，对方会看到）"),
+        choices=[("", "---------"), *DeclineReason.choices],
+        required=False,
+    )
+    decline_note = forms.CharField(
+        label=_("说明（选“其他”时必填）"), max_length=500, required=False
+    )
 
     def __init__(self, *args, bids, **kwargs):
         super().__init__(*args, **kwargs)

@@ -749,3 +749,59 @@ def contract_milestone_get_for_viewer(*, uuid, user) -> ContractMilestone:
         )
     except (ContractMilestone.DoesNotExist, ValueError) as exc:
         raise Http404 from exc
+
+
+# --- coded answers (challenges.services.answers) ------------------------------------------------------
+
+
+def invitation_of_user(*, challenge: Challenge, user) -> ChallengeInvitation | None:
+    """The sent invitation to one of the user's organizations on this challenge, if any."""
+    if not getattr(user, "is_authenticated", False):
+        return None
+    return (
+        ChallengeInvitation.objects.filter(
+            challenge=challenge, organization_id__in=member_org_ids(user), sent_at__isnull=False
+        )
+        .select_related("organization")
+        .first()
+    )
+
+
+def invitations_awaiting_answer(*, user) -> QuerySet[ChallengeInvitation]:
+    """Sent invitations to the user's organizations still waiting for their answer."""
+    return (
+        ChallengeInvitation.objects.filter(
+            organization_id__in=member_org_ids(user),
+            status=ChallengeInvitation.Status.PENDING,
+            sent_at__isnull=False,
+            challenge__status=Challenge.Status.OPEN,
+        )
+        .select_related("challenge", "organization")
+        .order_by("respond_by")
+    )
+
+
+def answer_rows(*, organization_id: int, since, now) -> list[tuple]:
+    """The challenges' part of an organization's responsiveness record
+    (``matching.catalogue.responsiveness.register_answer_source``): invitations it received and
+    bids it had to answer as the enterprise, (started, answered or None, due), counted once
+    answered or past due. A cancelled challenge's bids don't count against the enterprise."""
+    invitations = (
+        ChallengeInvitation.objects.filter(
+            organization_id=organization_id, respond_by__isnull=False, sent_at__gte=since
+        )
+        .filter(Q(answered_at__isnull=False) | Q(respond_by__lte=now))
+        .values_list("sent_at", "answered_at", "respond_by")
+    )
+    bids = (
+        Bid.objects.filter(
+            challenge__organization_id=organization_id,
+            status=Bid.Status.SUBMITTED,
+            answer_by__isnull=False,
+            challenge__bid_deadline__gte=since,
+        )
+        .exclude(challenge__status=Challenge.Status.CANCELLED)
+        .filter(Q(answered_at__isnull=False) | Q(answer_by__lte=now))
+        .values_list("challenge__bid_deadline", "answered_at", "answer_by")
+    )
+    return [*invitations, *bids]

@@ -15,6 +15,7 @@ urlpatterns = [
     path("<uuid:uuid>/cancel/", views.challenge_cancel, name="cancel"),
     path("<uuid:uuid>/start/", views.challenge_start, name="start"),
     path("<uuid:uuid>/invite/", views.challenge_invite, name="invite"),
+    path("<uuid:uuid>/invitation/answer/", views.invitation_answer, name="invitation-answer"),
     path("<uuid:uuid>/bids/", views.bids_received, name="bids"),
     path("<uuid:uuid>/bids/export.csv", views.bids_export, name="bids-export"),
     path("<uuid:uuid>/review/", views.review_manage, name="review-manage"),
@@ -30,6 +31,7 @@ urlpatterns = [
     path("bids/<uuid:uuid>/", views.bid_detail, name="bid-detail"),
     path("bids/<uuid:uuid>/submit/", views.bid_submit, name="bid-submit"),
     path("bids/<uuid:uuid>/withdraw/", views.bid_withdraw, name="bid-withdraw"),
+    path("bids/<uuid:uuid>/decline/", views.bid_decline, name="bid-decline"),
     path("bids/<uuid:uuid>/attachments/", views.bid_attachment_add, name="bid-attachment-add"),
     path(
         "bids/<uuid:uuid>/attachments/<uuid:attachment_uuid>/",

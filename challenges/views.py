@@ -25,6 +25,7 @@ from challenges.forms import (
     ChallengeForm,
     ConsortiumFormSet,
     CriterionFormSet,
+    DeclineForm,
     DownselectForm,
     InviteForm,
     MilestoneDecisionForm,
@@ -85,6 +86,21 @@ def dashboard(request):
         "needs": selectors.needs_ready_for_challenge(user=user)[:20],
         "bids": selectors.bids_of_user(user=user),
         "consortium_invitations": selectors.consortium_invitations(user=user),
+        # Invitations to bid awaiting this user's organizations' answer; a party sees at least
+        # the summary of the challenge it was invited to.
+        "invitations": [
+            (
+                invitation,
+                selectors.challenge_public_fields(
+                    challenge=invitation.challenge,
+                    visibility=max(
+                        selectors.challenge_visibility(challenge=invitation.challenge, user=user),
+                        NeedVisibility.SUMMARY,
+                    ),
+                ),
+            )
+            for invitation in selectors.invitations_awaiting_answer(user=user)
+        ],
         "assignments": selectors.assignments_for_expert(user=user),
         "milestones": selectors.milestones_of_user(user=user).exclude(
             status=ContractMilestone.Status.STOPPED
@@ -198,6 +214,10 @@ def challenge_detail(request, uuid):
         "indicators": challenge.indicators.all(),
         "regions": challenge.eligible_regions.all(),
         "kinds": [Organization.Kind(k).label for k in challenge.eligible_kinds],
+        "my_invitation": None
+        if is_enterprise
+        else selectors.invitation_of_user(challenge=challenge, user=request.user),
+        "decline_form": DeclineForm(),
     }
     if is_enterprise:
         context |= {
@@ -265,6 +285,31 @@ def challenge_invite(request, uuid):
         ),
         _("已邀请该机构揭榜。"),
         challenge,
+    )
+
+
+@require_POST
+@login_required
+def invitation_answer(request, uuid):
+    """The invited organization accepts (then bids) or declines with a coded reason."""
+    challenge, _v = selectors.challenge_get_for_viewer(uuid=uuid, user=request.user)
+    invitation = selectors.invitation_of_user(challenge=challenge, user=request.user)
+    if invitation is None:
+        raise Http404
+    form = DeclineForm(request.POST)
+    form.is_valid()
+    accept = request.POST.get("decision") == "accept"
+    return _act(
+        request,
+        lambda: services.invitation_answer(
+            invitation=invitation,
+            actor=request.user,
+            accept=accept,
+            reason=form.cleaned_data.get("reason", ""),
+            note=form.cleaned_data.get("note", ""),
+        ),
+        _("已接受邀请，请提交揭榜方案。") if accept else _("已婉拒邀请，出题单位会看到您的原因。"),
+        ("challenges:bid-edit", challenge.uuid) if accept else challenge,
     )
 
 
@@ -406,6 +451,8 @@ def challenge_award(request, uuid):
             actor=request.user,
             winners=list(form.cleaned_data["winners"]),
             reason=form.cleaned_data["reason"],
+            decline_reason=form.cleaned_data["decline_reason"],
+            decline_note=form.cleaned_data["decline_note"],
         ),
         _("已定榜，并已通知所有揭榜单位。"),
         challenge,
@@ -597,8 +644,35 @@ def bid_detail(request, uuid):
         if is_bidder and bid.status == Bid.Status.DRAFT
         else [],
         "attachment_form": AttachmentForm(),
+        "can_decline": selectors.user_is_enterprise(user=request.user, challenge=bid.challenge)
+        and bid.challenge.status == Challenge.Status.REVIEW
+        and bid.status == Bid.Status.SUBMITTED
+        and bid.outcome == Bid.Outcome.PENDING,
+        "decline_form": DeclineForm(),
     }
     return render(request, "challenges/bid_detail.html", context)
+
+
+@require_POST
+@login_required
+def bid_decline(request, uuid):
+    """The enterprise answers a bid during review: not selected, with a coded reason."""
+    bid = selectors.bid_get_for_viewer(uuid=uuid, user=request.user)
+    if not selectors.user_is_enterprise(user=request.user, challenge=bid.challenge):
+        raise Http404
+    form = DeclineForm(request.POST)
+    form.is_valid()
+    return _act(
+        request,
+        lambda: services.bid_decline(
+            bid=bid,
+            actor=request.user,
+            reason=form.cleaned_data.get("reason", ""),
+            note=form.cleaned_data.get("note", ""),
+        ),
+        _("已答复该方案未入选，揭榜单位会看到您的原因。"),
+        bid.get_absolute_url(),
+    )
 
 
 @require_POST

@@ -1,12 +1,17 @@
-"""An organization's responsiveness record: of the access requests to its needs over the last
-180 days whose answer was due (or given), the share answered by the deadline and the median time
-to answer. Read-only; shown on the organization's public page and in the API through the facts
-registry of ``accounts.extensions`` (accounts may not import matching)."""
+"""An organization's responsiveness record: of the requests it had to answer over the last 180
+days whose answer was due (or given), the share answered by the deadline and the median time to
+answer. Read-only; shown on the organization's public page and in the API through the facts
+registry of ``accounts.extensions`` (accounts may not import matching).
+
+Access requests to its needs are counted here. Other apps that ask an organization for coded
+answers (challenges: invitations to bid, bids awaiting the enterprise) feed the same record
+through ``register_answer_source``: matching sits below them and never imports them."""
 
 from __future__ import annotations
 
 import datetime as dt
 import statistics
+from collections.abc import Callable, Iterable
 
 from django.db.models import Q
 from django.utils import timezone
@@ -18,21 +23,46 @@ WINDOW_DAYS = 180
 # Below this many countable requests the record says "数据不足" instead of figures.
 MIN_REQUESTS = 5
 
+# (started, answered or None, due): one countable request an organization had to answer.
+AnswerRow = tuple[dt.datetime, dt.datetime | None, dt.datetime]
+_sources: list[Callable[..., Iterable[AnswerRow]]] = []
 
-def organization_responsiveness(*, organization_id: int, now: dt.datetime | None = None) -> dict:
-    """Countable requests: asked (not invited) in the window, with a deadline, and either
-    answered or past their deadline. Requests still within their deadline don't count yet."""
-    now = now or timezone.now()
-    rows = list(
+
+def register_answer_source(source: Callable[..., Iterable[AnswerRow]]) -> None:
+    """``source(organization_id=..., since=..., now=...)`` returns the rows the organization had
+    to answer that started at or after ``since`` and were answered or are past due at ``now``
+    (registered once at start-up by the app that owns them)."""
+    if source not in _sources:
+        _sources.append(source)
+
+
+def _access_rows(*, organization_id: int, since: dt.datetime, now: dt.datetime) -> list[AnswerRow]:
+    return list(
         NeedAccess.objects.filter(
             need__organization_id=organization_id,
             invited=False,
             respond_by__isnull=False,
-            created_at__gte=now - dt.timedelta(days=WINDOW_DAYS),
+            created_at__gte=since,
         )
         .filter(Q(decided_at__isnull=False) | Q(respond_by__lte=now))
         .values_list("created_at", "decided_at", "respond_by")
     )
+
+
+def answer_rows(*, organization_id: int, now: dt.datetime) -> list[AnswerRow]:
+    since = now - dt.timedelta(days=WINDOW_DAYS)
+    rows = _access_rows(organization_id=organization_id, since=since, now=now)
+    for source in _sources:
+        rows.extend(source(organization_id=organization_id, since=since, now=now))
+    return rows
+
+
+def organization_responsiveness(*, organization_id: int, now: dt.datetime | None = None) -> dict:
+    """Countable requests: access requests asked (not invited) in the window, and whatever the
+    registered sources count (invitations to bid, bids), with a deadline, and either answered or
+    past their deadline. Requests still within their deadline don't count yet."""
+    now = now or timezone.now()
+    rows = answer_rows(organization_id=organization_id, now=now)
     record = {
         "window_days": WINDOW_DAYS,
         "requests": len(rows),
