@@ -323,6 +323,9 @@ SPECTACULAR_SETTINGS = {
         "CoopModeEnum": "matching.models.CoopMode",
         "ImportStatusEnum": "matching.catalogue.api.serializers.IMPORT_STATUS_CHOICES",
         "OrganizationKindEnum": "accounts.models.Organization.Kind",
+        "DeclineReasonEnum": "matching.catalogue.answers.DeclineReason",
+        # The match feedback's reasons keep the name they had before DeclineReason came along.
+        "ReasonEnum": "matching.models.MatchFeedback.Reason",
     },
 }
 

@@ -386,3 +386,84 @@ def test_decline_emails_and_the_no_answer_sweep_reach_their_recipients(
         lambda: set(Notification.objects.values_list("status", flat=True)) == {"sent"},
         message="rows marked sent",
     )
+
+
+# --- the API ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_the_api_answers_invitations_and_declines_bids_with_coded_reasons(invited, in_review):
+    from tests.test_challenges_api import api
+
+    invitation, professor = invited
+    challenge = invitation.challenge
+    url = f"/api/v1/challenges/{challenge.uuid}/invitation/"
+    with time_machine.travel(START + dt.timedelta(days=1), tick=False):
+        mine = api(professor).get(url)
+        assert mine.status_code == 200
+        assert mine.json()["respond_by"].startswith("2026-03-12")
+        assert api(challenge.created_by).get(url).status_code == 404  # not invited
+        refused = api(professor).post(url, {"decision": "decline"}, format="json")
+        assert refused.status_code == 400 and "reason" in refused.json()
+        unknown = api(professor).post(
+            url, {"decision": "decline", "reason": "bored"}, format="json"
+        )
+        assert unknown.status_code == 400
+        answered = api(professor).post(
+            url, {"decision": "decline", "reason": "partner", "note": ""}, format="json"
+        )
+        assert answered.status_code == 200
+        assert answered.json()["status"] == "declined"
+        again = api(professor).post(url, {"decision": "accept"}, format="json")
+        assert again.status_code == 409
+    listing = api(challenge.created_by).get(f"/api/v1/challenges/{challenge.uuid}/invitations/")
+    assert [(r["organization_name"], r["decline_reason"]) for r in listing.json()] == [
+        (invitation.organization.name, "partner")
+    ]
+    assert api(professor).get(f"/api/v1/challenges/{challenge.uuid}/invitations/").status_code in (
+        403,
+        404,
+    )
+
+    reviewing, (bid, _other) = in_review
+    decline = f"/api/v1/bids/{bid.uuid}/decline/"
+    assert api(bid.created_by).post(decline, {"reason": "price"}, format="json").status_code == 404
+    missing_note = api(reviewing.created_by).post(decline, {"reason": "other"}, format="json")
+    assert missing_note.status_code == 400 and "note" in missing_note.json()
+    declined = api(reviewing.created_by).post(
+        decline, {"reason": "other", "note": "与现有产线不兼容"}, format="json"
+    )
+    assert declined.status_code == 200
+    body = api(bid.created_by).get(f"/api/v1/bids/{bid.uuid}/").json()
+    assert (body["outcome"], body["decline_reason"], body["decline_note"]) == (
+        "lost",
+        "other",
+        "与现有产线不兼容",
+    )
+
+
+@pytest.mark.django_db
+def test_answer_days_are_set_through_the_api_for_challenges_and_needs():
+    from tests.test_challenges_api import api
+
+    draft = ChallengeFactory(status=Challenge.Status.DRAFT, published_at=None)
+    client = api(draft.created_by)
+    url = f"/api/v1/challenges/{draft.uuid}/"
+    assert client.patch(url, {"answer_days": 0}, format="json").status_code == 400
+    response = client.patch(url, {"answer_days": 7}, format="json")
+    assert response.status_code == 200 and response.json()["answer_days"] == 7
+
+    need = NeedFactory(confidentiality="summary")
+    need_url = f"/api/v1/needs/{need.uuid}/"
+    owner = api(need.created_by)
+    assert owner.patch(need_url, {"answer_days": 5}, format="json").status_code == 200
+    need.refresh_from_db()
+    assert need.answer_days == 5
+    lab, professor = _lab()
+    from matching.catalogue import services as catalogue
+
+    with time_machine.travel(START, tick=False):
+        access = catalogue.need_access_request(
+            need=need, actor=professor, organization=lab, accept_terms=True
+        )
+    assert access.respond_by == START + dt.timedelta(days=5)

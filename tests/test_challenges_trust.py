@@ -839,18 +839,21 @@ def summary_world():
     }
     for name in (
         "detail edit publish cancel start invite bids bids-export review-manage award "
-        "downselect bid-edit"
+        "downselect bid-edit invitation-answer"
     ).split():
         routes[f"challenges:{name}"] = kwargs["challenge"]
     for name in ("execution",):
         routes[f"challenges:{name}"] = kwargs["running"]
-    for name in "detail publish close-bidding cancel award start downselect bids experts".split():
+    for name in (
+        "detail publish close-bidding cancel award start downselect bids experts invitations "
+        "my-invitation"
+    ).split():
         routes[f"api:challenge-{name}"] = kwargs["challenge"]
     for name in ("ranking", "contracts"):
         routes[f"api:challenge-{name}"] = kwargs["running"]
-    for name in "bid-detail bid-submit bid-withdraw bid-attachment-add".split():
+    for name in "bid-detail bid-submit bid-withdraw bid-attachment-add bid-decline".split():
         routes[f"challenges:{name}"] = kwargs["bid"]
-    for name in "detail submit withdraw confirm".split():
+    for name in "detail submit withdraw confirm decline".split():
         routes[f"api:bid-{name}"] = kwargs["bid"]
     routes["challenges:review"] = kwargs["assignment"]
     routes["api:review-scores"] = kwargs["assignment"]

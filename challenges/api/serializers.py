@@ -9,6 +9,7 @@ from accounts.models import Organization
 from challenges.models import (
     Bid,
     Challenge,
+    ChallengeInvitation,
     ChallengeMilestone,
     ConsortiumMember,
     Contract,
@@ -18,6 +19,7 @@ from challenges.models import (
     Score,
 )
 from core.limits import LONG_TEXT, PARAGRAPH
+from matching.catalogue.answers import MAX_ANSWER_DAYS, DeclineReason
 
 # --- outputs -----------------------------------------------------------------------------------------
 
@@ -84,6 +86,12 @@ class ChallengeOutputSerializer(ChallengeSummaryOutputSerializer):
     awarded_at = serializers.DateTimeField(source="terms.awarded_at", allow_null=True)
     cancel_reason = serializers.CharField(source="terms.cancel_reason")
     published_at = serializers.DateTimeField(source="terms.published_at", allow_null=True)
+    answer_days = serializers.IntegerField(
+        source="terms.answer_days",
+        allow_null=True,
+        help_text="Days an invited organization has to answer, and the enterprise to answer each "
+        "bid after the bid deadline; null: the platform's default.",
+    )
 
     @extend_schema_field(serializers.ListField(child=serializers.CharField()))
     def get_eligible_regions(self, public):
@@ -142,6 +150,11 @@ class ChallengeBidOutputSerializer(serializers.ModelSerializer):
             "rank",
             "score",
             "submitted_at",
+            "answer_by",
+            "answered_at",
+            "decline_reason",
+            "decline_note",
+            "no_answer_at",
             "updated_at",
         ]
 
@@ -168,6 +181,30 @@ class ChallengeBidOutputSerializer(serializers.ModelSerializer):
         return [
             {"milestone_id": s.milestone_id, "planned_date": s.planned_date, "plan": s.plan}
             for s in bid.schedule.all()
+        ]
+
+
+class ChallengeInvitationOutputSerializer(serializers.ModelSerializer):
+    status = serializers.CharField(
+        read_only=True, help_text=" | ".join(ChallengeInvitation.Status.values)
+    )
+    challenge = serializers.UUIDField(source="challenge.uuid")
+    organization = serializers.UUIDField(source="organization.uuid")
+    organization_name = serializers.CharField(source="organization.name")
+
+    class Meta:
+        model = ChallengeInvitation
+        fields = [
+            "challenge",
+            "organization",
+            "organization_name",
+            "status",
+            "sent_at",
+            "respond_by",
+            "answered_at",
+            "decline_reason",
+            "decline_note",
+            "no_answer_at",
         ]
 
 
@@ -332,6 +369,9 @@ class ChallengeTermsInputSerializer(serializers.Serializer):
     award_mode = serializers.ChoiceField(choices=Challenge.AwardMode.choices, required=False)
     race_winners = serializers.IntegerField(min_value=2, max_value=10, required=False)
     downselect_after_index = serializers.IntegerField(min_value=0, required=False, allow_null=True)
+    answer_days = serializers.IntegerField(
+        min_value=1, max_value=MAX_ANSWER_DAYS, required=False, allow_null=True
+    )
     criteria = ChallengeCriterionInputSerializer(many=True, required=False)
     milestones = ChallengeMilestoneInputSerializer(many=True, required=False)
 
@@ -344,9 +384,35 @@ class ChallengeReasonInputSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=PARAGRAPH)
 
 
+def _decline_reason(**kwargs) -> serializers.ChoiceField:
+    return serializers.ChoiceField(
+        choices=DeclineReason.choices,
+        help_text="One of the fixed reasons (matching.catalogue.answers.DeclineReason); "
+        "`other` needs a note.",
+        **kwargs,
+    )
+
+
+def _decline_note() -> serializers.CharField:
+    return serializers.CharField(required=False, allow_blank=True, max_length=500)
+
+
 class ChallengeAwardInputSerializer(serializers.Serializer):
     winners = serializers.ListField(child=serializers.UUIDField(), min_length=1)
     reason = serializers.CharField(max_length=PARAGRAPH)
+    decline_reason = _decline_reason(required=False, allow_blank=True)
+    decline_note = _decline_note()
+
+
+class ChallengeDeclineInputSerializer(serializers.Serializer):
+    reason = _decline_reason()
+    note = _decline_note()
+
+
+class ChallengeInvitationAnswerInputSerializer(serializers.Serializer):
+    decision = serializers.ChoiceField(choices=[("accept", "accept"), ("decline", "decline")])
+    reason = _decline_reason(required=False, allow_blank=True)
+    note = _decline_note()
 
 
 class ChallengeDownselectInputSerializer(serializers.Serializer):

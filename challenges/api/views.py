@@ -153,7 +153,12 @@ def _award(*, challenge, actor, data):
 
         raise ValidationError({"winners": ["Unknown bid."]})
     return services.challenge_award(
-        challenge=challenge, actor=actor, winners=bids, reason=data["reason"]
+        challenge=challenge,
+        actor=actor,
+        winners=bids,
+        reason=data["reason"],
+        decline_reason=data.get("decline_reason", ""),
+        decline_note=data.get("decline_note", ""),
     )
 
 
@@ -315,6 +320,69 @@ class BidWithdrawApi(ChallengeApiView):
         bid = selectors.bid_get_for_viewer(uuid=uuid, user=request.user)
         services.bid_withdraw(bid=bid, actor=request.user, reason=request.data.get("reason", ""))
         return Response(_bid_data(bid))
+
+
+class BidDeclineApi(ChallengeApiView):
+    @extend_schema(
+        summary="The enterprise answers a bid during review: not selected, with a coded reason",
+        request=s.ChallengeDeclineInputSerializer,
+        responses={200: s.ChallengeBidOutputSerializer, 409: CONFLICT},
+    )
+    def post(self, request, uuid):
+        bid = selectors.bid_get_for_viewer(uuid=uuid, user=request.user)
+        if not selectors.user_is_enterprise(user=request.user, challenge=bid.challenge):
+            raise Http404
+        serializer = s.ChallengeDeclineInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        services.bid_decline(bid=bid, actor=request.user, **serializer.validated_data)
+        return Response(_bid_data(bid))
+
+
+class ChallengeInvitationsApi(ChallengeApiView):
+    @extend_schema(
+        summary="The enterprise's invitations to bid and their answers",
+        responses=s.ChallengeInvitationOutputSerializer(many=True),
+    )
+    def get(self, request, uuid):
+        challenge, _v = _challenge(request, uuid, manage=True)
+        rows = challenge.invitations.select_related("organization", "challenge").order_by("pk")
+        return Response(s.ChallengeInvitationOutputSerializer(rows, many=True).data)
+
+
+def _my_invitation(request, uuid):
+    challenge, _v = _challenge(request, uuid)
+    invitation = selectors.invitation_of_user(challenge=challenge, user=request.user)
+    if invitation is None:
+        raise Http404
+    return invitation
+
+
+class ChallengeMyInvitationApi(ChallengeApiView):
+    @extend_schema(
+        summary="The invitation to bid sent to the user's organization, with its deadline",
+        responses=s.ChallengeInvitationOutputSerializer,
+    )
+    def get(self, request, uuid):
+        return Response(s.ChallengeInvitationOutputSerializer(_my_invitation(request, uuid)).data)
+
+    @extend_schema(
+        summary="Answer the invitation: accept (then bid) or decline with a coded reason",
+        request=s.ChallengeInvitationAnswerInputSerializer,
+        responses={200: s.ChallengeInvitationOutputSerializer, 409: CONFLICT},
+    )
+    def post(self, request, uuid):
+        invitation = _my_invitation(request, uuid)
+        serializer = s.ChallengeInvitationAnswerInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        invitation = services.invitation_answer(
+            invitation=invitation,
+            actor=request.user,
+            accept=data["decision"] == "accept",
+            reason=data.get("reason", ""),
+            note=data.get("note", ""),
+        )
+        return Response(s.ChallengeInvitationOutputSerializer(invitation).data)
 
 
 class BidConfirmApi(ChallengeApiView):
