@@ -64,6 +64,13 @@ class ChallengeForm(ServiceErrorsMixin, forms.Form):
     required_qualifications = forms.CharField(
         label=_("资质要求"), widget=TEXTAREA, required=False, max_length=PARAGRAPH
     )
+    ip_terms = forms.CharField(
+        label=_("知识产权归属"),
+        widget=TEXTAREA,
+        required=False,
+        max_length=PARAGRAPH,
+        help_text=_("攻关中产生的专利、软件著作权、技术秘密归谁所有，双方可如何使用。"),
+    )
     allow_consortium = forms.BooleanField(label=_("允许创新联合体揭榜"), required=False)
     consortium_max_members = forms.IntegerField(
         label=_("联合体成员上限（含牵头单位）"), min_value=2, max_value=20, initial=3
@@ -112,6 +119,7 @@ class ChallengeForm(ServiceErrorsMixin, forms.Form):
             "eligible_kinds": challenge.eligible_kinds,
             "eligible_region_ids": list(challenge.eligible_regions.all()),
             "required_qualifications": challenge.required_qualifications,
+            "ip_terms": challenge.ip_terms,
             "allow_consortium": challenge.allow_consortium,
             "consortium_max_members": challenge.consortium_max_members,
             "bid_deadline": timezone.localtime(challenge.bid_deadline),

@@ -119,6 +119,12 @@ class Challenge(models.Model):
         help_text=_("留空表示不限。"),
     )
     required_qualifications = capped_text(_("资质要求"), PARAGRAPH, blank=True)
+    ip_terms = capped_text(
+        _("知识产权归属"),
+        PARAGRAPH,
+        blank=True,
+        help_text=_("攻关中产生的专利、软件著作权、技术秘密归谁所有，双方可如何使用。"),
+    )
     allow_consortium = models.BooleanField(_("允许创新联合体揭榜"), default=False)
     consortium_max_members = models.PositiveSmallIntegerField(
         _("联合体成员上限（含牵头单位）"),

@@ -805,3 +805,68 @@ def answer_rows(*, organization_id: int, since, now) -> list[tuple]:
         .values_list("challenge__bid_deadline", "answered_at", "answer_by")
     )
     return [*invitations, *bids]
+
+
+# --- the 榜单 quality check (matching.catalogue.quality.challenge_quality) ----------------------------
+
+
+def _indicator_row(indicator) -> dict:
+    return {
+        "name": indicator.name,
+        "operator": indicator.operator,
+        "target": indicator.target,
+        "target_max": indicator.target_max,
+        "unit": indicator.unit,
+    }
+
+
+def challenge_quality(*, challenge: Challenge, form_data=None) -> dict:
+    """The quality report of a 榜单: of the stored challenge, or (``form_data``, the raw POST of
+    its setup form, half-typed input allowed) of what its enterprise is typing. What it inherits
+    from its need (text, TRL, cooperation modes) is read from the need."""
+    from matching.catalogue import quality
+
+    need = challenge.need
+    indicators = {i.pk: i for i in need.indicators.all()}
+    if form_data is None:
+        chosen = [i for i in challenge.indicators.all()]
+        title, intro, ip_terms = challenge.title, challenge.intro, challenge.ip_terms
+        reward, deadline = challenge.reward_total, challenge.bid_deadline
+    else:
+        ids = {int(v) for v in form_data.getlist("indicator_ids") if str(v).isdigit()}
+        chosen = [indicators[pk] for pk in sorted(ids) if pk in indicators]
+        title = str(form_data.get("title", ""))
+        intro = str(form_data.get("intro", ""))
+        ip_terms = str(form_data.get("ip_terms", ""))
+        reward = _decimal_or_none(form_data.get("reward_total", ""))
+        deadline = _datetime_or_none(form_data.get("bid_deadline", ""))
+    draft = quality.ChallengeDraft(
+        title=title,
+        intro=intro,
+        need_text="\n".join([need.description, need.scenario]),
+        indicators=tuple(_indicator_row(i) for i in chosen),
+        reward_total=reward,
+        trl_min=need.trl_min,
+        coop_modes=tuple(need.coop_modes),
+        bid_deadline=deadline,
+        ip_terms=ip_terms,
+    )
+    return quality.challenge_quality(draft)
+
+
+def _decimal_or_none(value) -> Decimal | None:
+    try:
+        number = Decimal(str(value).strip())
+    except ArithmeticError:
+        return None
+    return number if number.is_finite() else None
+
+
+def _datetime_or_none(value) -> datetime | None:
+    text = str(value).strip().replace("T", " ")
+    for fmt in ("%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d"):
+        try:
+            return timezone.make_aware(datetime.strptime(text, fmt))
+        except ValueError:
+            continue
+    return None

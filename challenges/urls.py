@@ -11,6 +11,7 @@ urlpatterns = [
     path("invite-from-match/<int:match_id>/", views.invite_from_match, name="invite-from-match"),
     path("<uuid:uuid>/", views.challenge_detail, name="detail"),
     path("<uuid:uuid>/edit/", views.challenge_edit, name="edit"),
+    path("<uuid:uuid>/quality/", views.challenge_quality_check, name="quality"),
     path("<uuid:uuid>/publish/", views.challenge_publish, name="publish"),
     path("<uuid:uuid>/cancel/", views.challenge_cancel, name="cancel"),
     path("<uuid:uuid>/start/", views.challenge_start, name="start"),

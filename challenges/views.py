@@ -8,8 +8,9 @@ from collections.abc import Callable
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import FileResponse, Http404, HttpResponse
+from django.http import FileResponse, Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -187,6 +188,7 @@ def challenge_edit(request, uuid):
         else:
             if "publish" in request.POST:
                 messages.success(request, _("榜单已发布，开始接受揭榜。"))
+                _warn_low_quality(request, challenge)
                 return redirect(challenge)
             messages.success(request, _("草稿已保存。"))
             return redirect("challenges:edit", uuid=challenge.uuid)
@@ -194,8 +196,20 @@ def challenge_edit(request, uuid):
         "form": form,
         "criteria": criteria,
         "milestones": milestones,
+        "quality": selectors.challenge_quality(challenge=challenge, form_data=data),
     }
     return _render_challenge(request, "challenges/edit.html", challenge, visibility, context)
+
+
+@require_POST
+@login_required
+def challenge_quality_check(request, uuid):
+    """The live check of the setup form: the enterprise's own unsaved input in, its score out. A
+    POST (the input is a whole form) that writes nothing."""
+    challenge, _v = selectors.challenge_get_for_viewer(uuid=uuid, user=request.user, manage=True)
+    report = selectors.challenge_quality(challenge=challenge, form_data=request.POST)
+    html = render_to_string("matching/_quality.html", {"quality": report}, request=request)
+    return JsonResponse({"quality": report, "html": html})
 
 
 def challenge_detail(request, uuid):
@@ -225,6 +239,7 @@ def challenge_detail(request, uuid):
             "invite_form": InviteForm(),
             "cancel_form": ReasonForm(),
             "audit": audit_trail(target=challenge)[:30],
+            "quality": selectors.challenge_quality(challenge=challenge),
             "bid_count": challenge.bids.exclude(status=Bid.Status.WITHDRAWN).count()
             if challenge.deadline_passed
             else None,
@@ -232,16 +247,33 @@ def challenge_detail(request, uuid):
     return _render_challenge(request, "challenges/detail.html", challenge, visibility, context)
 
 
+def _warn_low_quality(request, challenge: Challenge) -> None:
+    """Publishing below the quality threshold is allowed, and said (as for needs and results)."""
+    report = selectors.challenge_quality(challenge=challenge)
+    if report["below_threshold"]:
+        gaps = "、".join(item["message"] for item in report["items"] if not item["ok"])
+        messages.warning(
+            request,
+            _("信息完整度 %(score)d 分，低于 %(threshold)d 分，可能难以匹配：%(gaps)s")
+            % {"score": report["score"], "threshold": report["threshold"], "gaps": gaps},
+        )
+
+
 @require_POST
 @login_required
 def challenge_publish(request, uuid):
     challenge, _v = selectors.challenge_get_for_viewer(uuid=uuid, user=request.user, manage=True)
-    return _act(
+    was_draft = challenge.status == Challenge.Status.DRAFT
+    response = _act(
         request,
         lambda: services.challenge_publish(challenge=challenge, actor=request.user),
         _("榜单已发布，开始接受揭榜。"),
         challenge,
     )
+    challenge.refresh_from_db()
+    if was_draft and challenge.status == Challenge.Status.OPEN:
+        _warn_low_quality(request, challenge)
+    return response
 
 
 @require_POST

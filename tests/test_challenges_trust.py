@@ -839,7 +839,7 @@ def summary_world():
     }
     for name in (
         "detail edit publish cancel start invite bids bids-export review-manage award "
-        "downselect bid-edit invitation-answer"
+        "downselect bid-edit invitation-answer quality"
     ).split():
         routes[f"challenges:{name}"] = kwargs["challenge"]
     for name in ("execution",):

@@ -629,6 +629,7 @@ NOT_A_NEED_READ: dict[str, str] = {
     "api:bid-decline": "POST by the challenge's enterprise only (404 for anyone else)",
     "api:challenge-invitations": "the challenge's enterprise only: invited organizations, answers",
     "api:challenge-my-invitation": "the user's organization's own invitation: dates and its answer",
+    "challenges:quality": "POST that writes nothing: scores the enterprise's own unsaved 榜单 input",
 }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -86,12 +87,21 @@ class ChallengeOutputSerializer(ChallengeSummaryOutputSerializer):
     awarded_at = serializers.DateTimeField(source="terms.awarded_at", allow_null=True)
     cancel_reason = serializers.CharField(source="terms.cancel_reason")
     published_at = serializers.DateTimeField(source="terms.published_at", allow_null=True)
+    ip_terms = serializers.CharField(source="terms.ip_terms", help_text="知识产权归属")
+    quality = serializers.SerializerMethodField(
+        help_text="信息完整度（matching.catalogue.quality.challenge_quality）：仅出题单位可见，其他人为 null。"
+    )
     answer_days = serializers.IntegerField(
         source="terms.answer_days",
         allow_null=True,
         help_text="Days an invited organization has to answer, and the enterprise to answer each "
         "bid after the bid deadline; null: the platform's default.",
     )
+
+    @extend_schema_field(OpenApiTypes.OBJECT)
+    def get_quality(self, public) -> dict | None:
+        # Set by the view for the challenge's own organization only.
+        return self.context.get("quality")
 
     @extend_schema_field(serializers.ListField(child=serializers.CharField()))
     def get_eligible_regions(self, public):
@@ -362,6 +372,7 @@ class ChallengeTermsInputSerializer(serializers.Serializer):
     required_qualifications = serializers.CharField(
         required=False, allow_blank=True, max_length=PARAGRAPH
     )
+    ip_terms = serializers.CharField(required=False, allow_blank=True, max_length=PARAGRAPH)
     allow_consortium = serializers.BooleanField(required=False)
     consortium_max_members = serializers.IntegerField(min_value=2, max_value=20, required=False)
     bid_deadline = serializers.DateTimeField(required=False)

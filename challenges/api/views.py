@@ -10,7 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.models import ExpertProfile, Organization
-from accounts.selectors import member_org_ids
+from accounts.selectors import member_org_ids, user_is_staff
 from challenges import selectors, services
 from challenges.api import serializers as s
 from challenges.api.examples import BID_CREATE_REQUEST
@@ -38,11 +38,13 @@ def _challenge(request, uuid, *, manage: bool = False, minimum=NeedVisibility.SU
     )
 
 
-def _challenge_data(challenge, visibility) -> dict:
-    """The challenge as ``visibility`` allows, from its one projection."""
+def _challenge_data(challenge, visibility, *, owner: bool = False) -> dict:
+    """The challenge as ``visibility`` allows, from its one projection; its quality report for
+    its own organization (``owner``) only."""
     public = selectors.challenge_public_fields(challenge=challenge, visibility=visibility)
     if public.full:
-        return s.ChallengeOutputSerializer(public).data
+        context = {"quality": selectors.challenge_quality(challenge=challenge)} if owner else {}
+        return s.ChallengeOutputSerializer(public, context=context).data
     return s.ChallengeSummaryOutputSerializer(public).data
 
 
@@ -82,7 +84,8 @@ class ChallengeListApi(ChallengeApiView):
             need=need, actor=request.user, access=access, **data
         )
         return Response(
-            _challenge_data(challenge, NeedVisibility.FULL), status=status.HTTP_201_CREATED
+            _challenge_data(challenge, NeedVisibility.FULL, owner=True),
+            status=status.HTTP_201_CREATED,
         )
 
 
@@ -102,7 +105,11 @@ class ChallengeDetailApi(ChallengeApiView):
     @extend_schema(responses=s.ChallengeOutputSerializer)
     def get(self, request, uuid):
         challenge, visibility = _challenge(request, uuid)
-        return Response(_challenge_data(challenge, visibility))
+        # Its quality report: for the enterprise and platform staff, as for needs.
+        owner = selectors.user_is_enterprise(
+            user=request.user, challenge=challenge
+        ) or user_is_staff(request.user)
+        return Response(_challenge_data(challenge, visibility, owner=owner))
 
     @extend_schema(
         summary="Edit a draft's terms (criteria and milestones replace the current rows)",
@@ -118,7 +125,7 @@ class ChallengeDetailApi(ChallengeApiView):
             if key in data:
                 data[key] = [dict(row) for row in data[key]]
         challenge = services.challenge_update(challenge=challenge, actor=request.user, **data)
-        return Response(_challenge_data(challenge, NeedVisibility.FULL))
+        return Response(_challenge_data(challenge, NeedVisibility.FULL, owner=True))
 
 
 def _transition_view(name: str, summary: str, call, request_serializer=None):
@@ -140,7 +147,7 @@ def _transition_view(name: str, summary: str, call, request_serializer=None):
                 data = serializer.validated_data
             challenge = call(challenge=challenge, actor=request.user, data=data)
             challenge.refresh_from_db()
-            return Response(_challenge_data(challenge, NeedVisibility.FULL))
+            return Response(_challenge_data(challenge, NeedVisibility.FULL, owner=True))
 
     TransitionApi.__name__ = f"Challenge{name.title().replace('_', '')}Api"
     return TransitionApi

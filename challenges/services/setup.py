@@ -50,6 +50,7 @@ CHALLENGE_EDITABLE = (
     "no_threshold",
     "eligible_kinds",
     "required_qualifications",
+    "ip_terms",
     "allow_consortium",
     "consortium_max_members",
     "bid_deadline",
