@@ -22,6 +22,9 @@ from matching.models import NeedAccess
 WINDOW_DAYS = 180
 # Below this many countable requests the record says "数据不足" instead of figures.
 MIN_REQUESTS = 5
+# How much a poor record lowers an organization's needs in labs' ranked lists (docs/matching.md,
+# "Responsiveness in labs' lists"): the sort key is score × (1 − RANK_WEIGHT × share missed).
+RANK_WEIGHT = 0.1
 
 # (started, answered or None, due): one countable request an organization had to answer.
 AnswerRow = tuple[dt.datetime, dt.datetime | None, dt.datetime]
@@ -92,3 +95,20 @@ def _duration(hours: float | None) -> str:
     if hours < 48:
         return _("%(n)s 小时") % {"n": round(hours)}
     return _("%(n)s 天") % {"n": round(hours / 24, 1)}
+
+
+def rank_factor(record: dict) -> float:
+    """The multiplier of an organization's needs' scores in labs' lists: 1 without enough data,
+    down to ``1 − RANK_WEIGHT`` for an organization that answers nothing in time."""
+    if not record["enough_data"] or record["answered_in_time_share"] is None:
+        return 1.0
+    return 1.0 - RANK_WEIGHT * (1.0 - record["answered_in_time_share"])
+
+
+def rank_factors(organization_ids, *, now: dt.datetime | None = None) -> dict[int, float]:
+    """``rank_factor`` of each organization (one record per distinct organization)."""
+    now = now or timezone.now()
+    return {
+        org_id: rank_factor(organization_responsiveness(organization_id=org_id, now=now))
+        for org_id in set(organization_ids)
+    }
