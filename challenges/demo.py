@@ -93,6 +93,11 @@ class _Demo:
         return membership.user
 
     def _challenge(self, need: Need, **terms) -> Challenge:
+        # The draft below leaves its IP terms open, so the demo shows a 榜单 quality gap.
+        terms.setdefault(
+            "ip_terms",
+            "攻关中新产生的专利和技术秘密归出题单位所有；揭榜单位保留署名权，并享有免费的非独占科研使用权。",
+        )
         today = timezone.localdate()
         indicators = list(need.indicators.all())
         budget = need.budget_max or need.budget_min or Decimal("200")
@@ -239,7 +244,7 @@ class _Demo:
     # --- one challenge per state -------------------------------------------------------------------
 
     def make_draft(self, need: Need) -> None:
-        challenge = self._challenge(need, access=Challenge.Access.INVITED)
+        challenge = self._challenge(need, access=Challenge.Access.INVITED, ip_terms="")
         services.challenge_invite(
             challenge=challenge, organization=self.orgs["inst-p1-01"], actor=self.enterprise
         )
