@@ -781,28 +781,31 @@ def invitations_awaiting_answer(*, user) -> QuerySet[ChallengeInvitation]:
     )
 
 
-def answer_rows(*, organization_id: int, since, now) -> list[tuple]:
-    """The challenges' part of an organization's responsiveness record
-    (``matching.catalogue.responsiveness.register_answer_source``): invitations it received and
-    bids it had to answer as the enterprise, (started, answered or None, due), counted once
-    answered or past due. A cancelled challenge's bids don't count against the enterprise."""
+def answer_rows(*, organization_ids, since, now) -> list[tuple]:
+    """The challenges' part of organizations' responsiveness records
+    (``matching.catalogue.responsiveness.register_answer_source``): invitations they received and
+    bids they had to answer as the enterprise, (organization, started, answered or None, due),
+    counted once answered or past due. A cancelled challenge's bids don't count against the
+    enterprise."""
     invitations = (
         ChallengeInvitation.objects.filter(
-            organization_id=organization_id, respond_by__isnull=False, sent_at__gte=since
+            organization_id__in=organization_ids, respond_by__isnull=False, sent_at__gte=since
         )
         .filter(Q(answered_at__isnull=False) | Q(respond_by__lte=now))
-        .values_list("sent_at", "answered_at", "respond_by")
+        .values_list("organization_id", "sent_at", "answered_at", "respond_by")
     )
     bids = (
         Bid.objects.filter(
-            challenge__organization_id=organization_id,
+            challenge__organization_id__in=organization_ids,
             status=Bid.Status.SUBMITTED,
             answer_by__isnull=False,
             challenge__bid_deadline__gte=since,
         )
         .exclude(challenge__status=Challenge.Status.CANCELLED)
         .filter(Q(answered_at__isnull=False) | Q(answer_by__lte=now))
-        .values_list("challenge__bid_deadline", "answered_at", "answer_by")
+        .values_list(
+            "challenge__organization_id", "challenge__bid_deadline", "answered_at", "answer_by"
+        )
     )
     return [*invitations, *bids]
 

@@ -86,7 +86,9 @@ def test_the_record_of_an_organization_without_requests(cast):
     assert record["requests"] == 0 and record["label"] == "数据不足"
 
 
-def test_needs_of_an_organization_that_never_answers_rank_a_little_lower_for_labs(cast):
+def test_needs_of_an_organization_that_never_answers_rank_a_little_lower_for_labs(
+    cast, django_assert_max_num_queries
+):
     """Ranking weight (docs/matching.md): score × (1 − 0.1 × share missed), order only."""
     from matching.catalogue.responsiveness import RANK_WEIGHT, rank_factor
     from matching.matches.selectors import matched_needs_for_organization, needs_matched_to_result
@@ -117,3 +119,13 @@ def test_needs_of_an_organization_that_never_answers_rank_a_little_lower_for_lab
     assert [m.need.title for m, _v in by_result] == expected
     assert [m.need.title for m, _v in by_org] == expected
     assert [m.score for m, _v in by_result] == [0.95, 0.75, 0.80]  # the shown score is unchanged
+    # One query per source (access requests, invitations, bids), however many organizations.
+    from matching.catalogue.responsiveness import rank_factors
+
+    with django_assert_max_num_queries(3):
+        factors = rank_factors([cast.org.pk, unknown.organization_id, cast.other_org.pk], now=NOW)
+    assert factors == {
+        cast.org.pk: pytest.approx(0.9),
+        unknown.organization_id: 1.0,
+        cast.other_org.pk: 1.0,
+    }

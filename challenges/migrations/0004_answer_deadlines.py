@@ -6,6 +6,18 @@ from django.conf import settings
 from django.db import migrations, models
 
 
+def mark_sent_invitations(apps, schema_editor):
+    """Invitations of challenges already published were sent at publication (or when made, if
+    later): record that, so the invited organization can answer them. No deadline is set after
+    the fact; only invitations sent from now on are due an answer."""
+    Invitation = apps.get_model("challenges", "ChallengeInvitation")
+    for invitation in Invitation.objects.filter(
+        challenge__published_at__isnull=False, sent_at__isnull=True
+    ).select_related("challenge"):
+        invitation.sent_at = max(invitation.created_at, invitation.challenge.published_at)
+        invitation.save(update_fields=["sent_at"])
+
+
 class Migration(migrations.Migration):
     dependencies = [
         ("challenges", "0003_trust_caps_and_fields"),
@@ -139,4 +151,5 @@ class Migration(migrations.Migration):
                 verbose_name="答复",
             ),
         ),
+        migrations.RunPython(mark_sent_invitations, migrations.RunPython.noop),
     ]

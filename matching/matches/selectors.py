@@ -45,6 +45,8 @@ def _for_labs(matches) -> list[Match]:
     requests unanswered a little lower (``responsiveness.rank_factor``, at most 10 %). The score
     shown stays the stored one; only the order changes."""
     matches = list(matches)
+    if not matches:
+        return []
     factors = rank_factors(m.need.organization_id for m in matches)
     return sorted(matches, key=lambda m: -m.score * factors[m.need.organization_id])
 
