@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -21,6 +20,7 @@ from challenges.models import (
 )
 from core.limits import LONG_TEXT, PARAGRAPH
 from matching.catalogue.answers import MAX_ANSWER_DAYS, DeclineReason
+from matching.catalogue.api.serializers import QualityOutputSerializer
 
 # --- outputs -----------------------------------------------------------------------------------------
 
@@ -98,7 +98,7 @@ class ChallengeOutputSerializer(ChallengeSummaryOutputSerializer):
         "bid after the bid deadline; null: the platform's default.",
     )
 
-    @extend_schema_field(OpenApiTypes.OBJECT)
+    @extend_schema_field(QualityOutputSerializer(allow_null=True))
     def get_quality(self, public) -> dict | None:
         # Set by the view for the challenge's own organization only.
         return self.context.get("quality")
