@@ -409,7 +409,11 @@ def test_award_refuses_scores_of_an_expert_now_in_conflict_until_recused(client)
             challenge=challenge, expert=tainted.expert, organization=other.organization
         ).exists()
         services.challenge_award(
-            challenge=challenge, actor=challenge.created_by, winners=[bid], reason="最优"
+            challenge=challenge,
+            actor=challenge.created_by,
+            winners=[bid],
+            reason="最优",
+            decline_reason="indicators",
         )
     challenge.refresh_from_db()
     assert challenge.status == Challenge.Status.AWARDED
@@ -482,7 +486,11 @@ def _award(challenge, bids, winners, scores):
         )
         services.review_submit(assignment=assignment, actor=assignment.expert.user)
         services.challenge_award(
-            challenge=challenge, actor=challenge.created_by, winners=winners, reason="指标最优"
+            challenge=challenge,
+            actor=challenge.created_by,
+            winners=winners,
+            reason="指标最优",
+            decline_reason="indicators",
         )
     challenge.refresh_from_db()
     return assignment

@@ -56,8 +56,9 @@ def challenge_award(
 ) -> Challenge:
     """review → awarded: the enterprise picks the winner (or the N 赛马 winners) with a written reason.
     Ranks every counting bid by its weighted total, creates a contract with milestones per winner and
-    notifies winners and losers. The award answers every counting bid (``answered_at``); bids not
-    selected and not declined before carry ``decline_reason`` (from ``DeclineReason``) when given."""
+    notifies winners and losers. The award answers every counting bid (``answered_at``): bids not
+    selected and not declined before get ``decline_reason`` (one of ``DeclineReason``, required
+    when there are such bids) and ``decline_note``."""
     _require_enterprise(actor, challenge)
     reason = _clean_text(reason, field="reason")
     if not reason:
@@ -100,6 +101,14 @@ def challenge_award(
                     f"{expert.user.name}：{_conflict_text(found)}" for expert, found in conflicted
                 )
             }
+        )
+    not_selected = [
+        bid for pk, bid in counting.items() if pk not in winner_ids and not bid.decline_reason
+    ]
+    if not_selected and not decline_reason:
+        # Marking a bid not selected is an answer: it names a reason from the fixed set.
+        raise ValidationError(
+            {"decline_reason": [_("请为未入选的方案选择原因（揭榜单位会看到）。")]}
         )
     ranking = challenge_ranking(challenge=locked)
     now = timezone.now()
