@@ -93,6 +93,11 @@ class _Demo:
         return membership.user
 
     def _challenge(self, need: Need, **terms) -> Challenge:
+        # The draft below leaves its IP terms open, so the demo shows a 榜单 quality gap.
+        terms.setdefault(
+            "ip_terms",
+            "攻关中新产生的专利和技术秘密归出题单位所有；揭榜单位保留署名权，并享有免费的非独占科研使用权。",
+        )
         today = timezone.localdate()
         indicators = list(need.indicators.all())
         budget = need.budget_max or need.budget_min or Decimal("200")
@@ -239,7 +244,7 @@ class _Demo:
     # --- one challenge per state -------------------------------------------------------------------
 
     def make_draft(self, need: Need) -> None:
-        challenge = self._challenge(need, access=Challenge.Access.INVITED)
+        challenge = self._challenge(need, access=Challenge.Access.INVITED, ip_terms="")
         services.challenge_invite(
             challenge=challenge, organization=self.orgs["inst-p1-01"], actor=self.enterprise
         )
@@ -282,6 +287,8 @@ class _Demo:
             actor=self.enterprise,
             winners=[lab_bid],
             reason="申江微纳电子研究院的工艺路线与我司产线匹配度最高，指标承诺有小试数据支撑。",
+            decline_reason="route",
+            decline_note="工艺路线与我司产线不兼容。",
         )
 
     def make_in_progress(self, need: Need) -> None:
@@ -299,6 +306,7 @@ class _Demo:
             actor=self.enterprise,
             winners=[lab_bid, other],
             reason="赛马制：两家技术路线不同、各有优势，并行攻关至小试后择优。",
+            decline_reason="indicators",
         )
         services.challenge_start(challenge=challenge, actor=self.enterprise)
         first = challenge.milestones.order_by("position").first()
@@ -313,7 +321,11 @@ class _Demo:
         challenge = self._close(challenge)
         self._review(challenge, {lab_bid: 90, other: 76})
         services.challenge_award(
-            challenge=challenge, actor=self.enterprise, winners=[lab_bid], reason="综合得分第一。"
+            challenge=challenge,
+            actor=self.enterprise,
+            winners=[lab_bid],
+            reason="综合得分第一。",
+            decline_reason="indicators",
         )
         services.challenge_start(challenge=challenge, actor=self.enterprise)
         for i, cm in enumerate(lab_bid.contract.milestones.order_by("milestone__position")):

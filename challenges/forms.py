@@ -11,6 +11,7 @@ from accounts.models import ExpertProfile, Organization
 from challenges import selectors
 from challenges.models import Challenge
 from core.limits import LONG_TEXT, PARAGRAPH
+from matching.catalogue.answers import MAX_ANSWER_DAYS, DeclineReason
 from taxonomy.models import Region
 
 TEXTAREA = forms.Textarea(attrs={"rows": 3})
@@ -63,6 +64,13 @@ class ChallengeForm(ServiceErrorsMixin, forms.Form):
     required_qualifications = forms.CharField(
         label=_("资质要求"), widget=TEXTAREA, required=False, max_length=PARAGRAPH
     )
+    ip_terms = forms.CharField(
+        label=_("知识产权归属"),
+        widget=TEXTAREA,
+        required=False,
+        max_length=PARAGRAPH,
+        help_text=_("攻关中产生的专利、软件著作权、技术秘密归谁所有，双方可如何使用。"),
+    )
     allow_consortium = forms.BooleanField(label=_("允许创新联合体揭榜"), required=False)
     consortium_max_members = forms.IntegerField(
         label=_("联合体成员上限（含牵头单位）"), min_value=2, max_value=20, initial=3
@@ -77,6 +85,15 @@ class ChallengeForm(ServiceErrorsMixin, forms.Form):
     race_winners = forms.IntegerField(label=_("赛马并行家数"), min_value=2, max_value=10, initial=2)
     downselect_after_index = forms.IntegerField(
         label=_("计划在第几个里程碑验收后择优（赛马制）"), min_value=1, required=False
+    )
+    answer_days = forms.IntegerField(
+        label=_("答复期限（天）"),
+        min_value=1,
+        max_value=MAX_ANSWER_DAYS,
+        required=False,
+        help_text=_(
+            "受邀机构须在收到邀请后此天数内答复（不晚于揭榜截止）；本单位须在揭榜截止后此天数内答复每份方案。留空为平台默认。"
+        ),
     )
 
     def __init__(self, *args, challenge: Challenge, **kwargs):
@@ -102,6 +119,7 @@ class ChallengeForm(ServiceErrorsMixin, forms.Form):
             "eligible_kinds": challenge.eligible_kinds,
             "eligible_region_ids": list(challenge.eligible_regions.all()),
             "required_qualifications": challenge.required_qualifications,
+            "ip_terms": challenge.ip_terms,
             "allow_consortium": challenge.allow_consortium,
             "consortium_max_members": challenge.consortium_max_members,
             "bid_deadline": timezone.localtime(challenge.bid_deadline),
@@ -109,6 +127,7 @@ class ChallengeForm(ServiceErrorsMixin, forms.Form):
             "award_mode": challenge.award_mode,
             "race_winners": challenge.race_winners,
             "downselect_after_index": index,
+            "answer_days": challenge.answer_days,
         }
 
     def service_kwargs(self) -> dict:
@@ -159,6 +178,17 @@ class ReasonForm(ServiceErrorsMixin, forms.Form):
     reason = forms.CharField(label=_("原因"), widget=TEXTAREA, max_length=PARAGRAPH)
 
 
+class DeclineForm(forms.Form):
+    """A coded decline (matching.catalogue.answers.clean_decline validates it in the service)."""
+
+    reason = forms.ChoiceField(
+        label=_("婉拒原因（对方会看到）"),
+        choices=[("", "---------"), *DeclineReason.choices],
+        required=False,
+    )
+    note = forms.CharField(label=_("说明（选“其他”时必填）"), max_length=500, required=False)
+
+
 class InviteForm(forms.Form):
     organization = forms.ModelChoiceField(
         label=_("邀请机构"),
@@ -178,6 +208,14 @@ class AwardForm(ServiceErrorsMixin, forms.Form):
         label=_("揭榜单位"), queryset=None, widget=forms.CheckboxSelectMultiple
     )
     reason = forms.CharField(label=_("定榜理由"), widget=TEXTAREA, max_length=PARAGRAPH)
+    decline_reason = forms.ChoiceField(
+        label=_("未入选方案的原因（未单独答复的方案，对方会看到）"),
+        choices=[("", "---------"), *DeclineReason.choices],
+        required=False,
+    )
+    decline_note = forms.CharField(
+        label=_("说明（选“其他”时必填）"), max_length=500, required=False
+    )
 
     def __init__(self, *args, bids, **kwargs):
         super().__init__(*args, **kwargs)

@@ -21,6 +21,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Organization
 from core.limits import LONG_TEXT, PARAGRAPH
+from matching.catalogue.answers import DeclineReason, answer_days_field
 
 PERCENT_VALIDATORS = [MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("100"))]
 
@@ -118,6 +119,12 @@ class Challenge(models.Model):
         help_text=_("留空表示不限。"),
     )
     required_qualifications = capped_text(_("资质要求"), PARAGRAPH, blank=True)
+    ip_terms = capped_text(
+        _("知识产权归属"),
+        PARAGRAPH,
+        blank=True,
+        help_text=_("攻关中产生的专利、软件著作权、技术秘密归谁所有，双方可如何使用。"),
+    )
     allow_consortium = models.BooleanField(_("允许创新联合体揭榜"), default=False)
     consortium_max_members = models.PositiveSmallIntegerField(
         _("联合体成员上限（含牵头单位）"),
@@ -150,6 +157,9 @@ class Challenge(models.Model):
     downselect_reason = capped_text(_("择优理由"), PARAGRAPH, blank=True)
     downselected_at = models.DateTimeField(_("择优时间"), null=True, blank=True)
     cancel_reason = capped_text(_("取消原因"), PARAGRAPH, blank=True)
+    # Days an invited organization has to answer its invitation, and the enterprise to answer the
+    # bids after the bid deadline (matching.catalogue.answers; empty: the platform's default).
+    answer_days = answer_days_field()
     published_at = models.DateTimeField(_("发布时间"), null=True, blank=True)
     created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
     updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
@@ -192,7 +202,14 @@ class Challenge(models.Model):
 
 
 class ChallengeInvitation(models.Model):
-    """An organization invited to bid (定向邀请), e.g. from a matcher suggestion."""
+    """An organization invited to bid (定向邀请), e.g. from a matcher suggestion. Once sent it is
+    due an answer by ``respond_by``: accept (and go on to bid) or decline with a coded reason
+    (``challenges.services.answers``)."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("待答复")
+        ACCEPTED = "accepted", _("已接受")
+        DECLINED = "declined", _("已婉拒")
 
     challenge = models.ForeignKey(Challenge, on_delete=models.CASCADE, related_name="invitations")
     organization = models.ForeignKey(
@@ -205,6 +222,22 @@ class ChallengeInvitation(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
     created_at = models.DateTimeField(_("邀请时间"), auto_now_add=True)
+    status = models.CharField(
+        _("答复"), max_length=8, choices=Status.choices, default=Status.PENDING
+    )
+    # Set when the invitation is sent (at once to an open challenge, at publication to a draft).
+    sent_at = models.DateTimeField(_("发出时间"), null=True, blank=True)
+    respond_by = models.DateTimeField(_("答复期限"), null=True, blank=True)
+    answered_at = models.DateTimeField(_("答复时间"), null=True, blank=True)
+    answered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decline_reason = models.CharField(
+        _("婉拒原因"), max_length=16, choices=DeclineReason.choices, blank=True
+    )
+    decline_note = models.CharField(_("婉拒说明"), max_length=500, blank=True)
+    reminded_at = models.DateTimeField(_("提醒时间"), null=True, blank=True)
+    no_answer_at = models.DateTimeField(_("逾期未答复记录时间"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("揭榜邀请")
@@ -324,6 +357,16 @@ class Bid(models.Model):
     )
     submitted_at = models.DateTimeField(_("提交时间"), null=True, blank=True)
     withdrawn_at = models.DateTimeField(_("撤回时间"), null=True, blank=True)
+    # Coded answers (challenges.services.answers): a counting bid is due the enterprise's answer
+    # (a decline with a reason, or the award) by ``answer_by``, set when bidding closes.
+    answer_by = models.DateTimeField(_("答复期限"), null=True, blank=True)
+    answered_at = models.DateTimeField(_("答复时间"), null=True, blank=True)
+    decline_reason = models.CharField(
+        _("未入选原因"), max_length=16, choices=DeclineReason.choices, blank=True
+    )
+    decline_note = models.CharField(_("未入选说明"), max_length=500, blank=True)
+    answer_reminded_at = models.DateTimeField(_("答复提醒时间"), null=True, blank=True)
+    no_answer_at = models.DateTimeField(_("逾期未答复记录时间"), null=True, blank=True)
     created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
     updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
 

@@ -94,7 +94,10 @@ def notify_invited(invitation) -> int:
         event_key=f"challenge:{challenge.pk}:invited:{invitation.organization_id}",
         recipients=_members(invitation.organization_id),
         template="challenge_invited",
-        context={"organization": invitation.organization.name},
+        context={
+            "organization": invitation.organization.name,
+            "respond_by": _when(invitation.respond_by),
+        },
         link=challenge.get_absolute_url(),
     )
 
@@ -278,4 +281,117 @@ def notify_cancelled(challenge) -> int:
         template="challenge_cancelled",
         context={"reason": challenge.cancel_reason},
         link=challenge.get_absolute_url(),
+    )
+
+
+# --- coded answers (challenges.services.answers) ------------------------------------------------------
+
+
+def _bid_org_ids(bid) -> list[int]:
+    """The lead and every consortium member organization of a bid."""
+    return sorted({bid.organization_id, *bid.members.values_list("organization_id", flat=True)})
+
+
+def _reason_context(obj) -> dict:
+    return {
+        "reason": obj.get_decline_reason_display() if obj.decline_reason else "",
+        "note": obj.decline_note,
+    }
+
+
+def notify_invitation_declined(invitation) -> int:
+    """The enterprise is told which invited organization declined, and why."""
+    challenge = invitation.challenge
+    return _send(
+        challenge=challenge,
+        event_key=f"invitation:{invitation.pk}:declined",
+        recipients=_members(challenge.organization_id),
+        template="challenge_answer_declined",
+        context={"kind": "invitation", "organization": invitation.organization.name}
+        | _reason_context(invitation),
+        link=challenge.get_absolute_url(),
+    )
+
+
+def notify_bid_declined(bid) -> int:
+    """The bidder (every organization of the bid) is told its bid was not selected, and why."""
+    challenge = bid.challenge
+    return _send(
+        challenge=challenge,
+        event_key=f"bid:{bid.pk}:declined",
+        recipients=_members(*_bid_org_ids(bid)),
+        template="challenge_answer_declined",
+        context={"kind": "bid", "organization": bid.organization.name} | _reason_context(bid),
+        link=bid.get_absolute_url(),
+    )
+
+
+def _when(value) -> str:
+    return timezone.localtime(value).strftime("%Y-%m-%d %H:%M") if value else ""
+
+
+def notify_invitation_reminder(invitation) -> int:
+    """The invited organization: its answer is due soon."""
+    challenge = invitation.challenge
+    return _send(
+        challenge=challenge,
+        event_key=f"invitation:{invitation.pk}:reminder",
+        recipients=_members(invitation.organization_id),
+        template="challenge_answer_reminder",
+        context={
+            "kind": "invitation",
+            "organization": invitation.organization.name,
+            "respond_by": _when(invitation.respond_by),
+        },
+        link=challenge.get_absolute_url(),
+    )
+
+
+def notify_bids_answer_reminder(challenge, *, count: int, respond_by) -> int:
+    """The enterprise: ``count`` bids still wait for its answer, due by ``respond_by``."""
+    return _send(
+        challenge=challenge,
+        event_key=f"challenge:{challenge.pk}:bids-answer-reminder",
+        recipients=_members(challenge.organization_id),
+        template="challenge_answer_reminder",
+        context={
+            "kind": "bid",
+            "count": count,
+            "respond_by": _when(respond_by),
+        },
+        link=reverse("challenges:bids", kwargs={"uuid": challenge.uuid}),
+    )
+
+
+def notify_invitation_no_answer(invitation) -> int:
+    """The enterprise: the invited organization let its deadline pass."""
+    challenge = invitation.challenge
+    return _send(
+        challenge=challenge,
+        event_key=f"invitation:{invitation.pk}:no-answer",
+        recipients=_members(challenge.organization_id),
+        template="challenge_answer_missed",
+        context={
+            "kind": "invitation",
+            "organization": invitation.organization.name,
+            "respond_by": _when(invitation.respond_by),
+        },
+        link=challenge.get_absolute_url(),
+    )
+
+
+def notify_bid_no_answer(bid) -> int:
+    """The bidder: the enterprise let its answer deadline pass (recorded on its record)."""
+    challenge = bid.challenge
+    return _send(
+        challenge=challenge,
+        event_key=f"bid:{bid.pk}:no-answer",
+        recipients=_members(*_bid_org_ids(bid)),
+        template="challenge_answer_missed",
+        context={
+            "kind": "bid",
+            "organization": bid.organization.name,
+            "respond_by": _when(bid.answer_by),
+        },
+        link=bid.get_absolute_url(),
     )

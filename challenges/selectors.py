@@ -749,3 +749,127 @@ def contract_milestone_get_for_viewer(*, uuid, user) -> ContractMilestone:
         )
     except (ContractMilestone.DoesNotExist, ValueError) as exc:
         raise Http404 from exc
+
+
+# --- coded answers (challenges.services.answers) ------------------------------------------------------
+
+
+def invitation_of_user(*, challenge: Challenge, user) -> ChallengeInvitation | None:
+    """The sent invitation to one of the user's organizations on this challenge, if any."""
+    if not getattr(user, "is_authenticated", False):
+        return None
+    return (
+        ChallengeInvitation.objects.filter(
+            challenge=challenge, organization_id__in=member_org_ids(user), sent_at__isnull=False
+        )
+        .select_related("organization")
+        .first()
+    )
+
+
+def invitations_awaiting_answer(*, user) -> QuerySet[ChallengeInvitation]:
+    """Sent invitations to the user's organizations still waiting for their answer."""
+    return (
+        ChallengeInvitation.objects.filter(
+            organization_id__in=member_org_ids(user),
+            status=ChallengeInvitation.Status.PENDING,
+            sent_at__isnull=False,
+            challenge__status=Challenge.Status.OPEN,
+        )
+        .select_related("challenge", "organization")
+        .order_by("respond_by")
+    )
+
+
+def answer_rows(*, organization_ids, since, now) -> list[tuple]:
+    """The challenges' part of organizations' responsiveness records
+    (``matching.catalogue.responsiveness.register_answer_source``): invitations they received and
+    bids they had to answer as the enterprise, (organization, started, answered or None, due),
+    counted once answered or past due. A cancelled challenge's bids don't count against the
+    enterprise."""
+    invitations = (
+        ChallengeInvitation.objects.filter(
+            organization_id__in=organization_ids, respond_by__isnull=False, sent_at__gte=since
+        )
+        .filter(Q(answered_at__isnull=False) | Q(respond_by__lte=now))
+        .values_list("organization_id", "sent_at", "answered_at", "respond_by")
+    )
+    bids = (
+        Bid.objects.filter(
+            challenge__organization_id__in=organization_ids,
+            status=Bid.Status.SUBMITTED,
+            answer_by__isnull=False,
+            challenge__bid_deadline__gte=since,
+        )
+        .exclude(challenge__status=Challenge.Status.CANCELLED)
+        .filter(Q(answered_at__isnull=False) | Q(answer_by__lte=now))
+        .values_list(
+            "challenge__organization_id", "challenge__bid_deadline", "answered_at", "answer_by"
+        )
+    )
+    return [*invitations, *bids]
+
+
+# --- the 榜单 quality check (matching.catalogue.quality.challenge_quality) ----------------------------
+
+
+def _indicator_row(indicator) -> dict:
+    return {
+        "name": indicator.name,
+        "operator": indicator.operator,
+        "target": indicator.target,
+        "target_max": indicator.target_max,
+        "unit": indicator.unit,
+    }
+
+
+def challenge_quality(*, challenge: Challenge, form_data=None) -> dict:
+    """The quality report of a 榜单: of the stored challenge, or (``form_data``, the raw POST of
+    its setup form, half-typed input allowed) of what its enterprise is typing. What it inherits
+    from its need (text, TRL, cooperation modes) is read from the need."""
+    from matching.catalogue import quality
+
+    need = challenge.need
+    indicators = {i.pk: i for i in need.indicators.all()}
+    if form_data is None:
+        chosen = [i for i in challenge.indicators.all()]
+        title, intro, ip_terms = challenge.title, challenge.intro, challenge.ip_terms
+        reward, deadline = challenge.reward_total, challenge.bid_deadline
+    else:
+        ids = {int(v) for v in form_data.getlist("indicator_ids") if str(v).isdigit()}
+        chosen = [indicators[pk] for pk in sorted(ids) if pk in indicators]
+        title = str(form_data.get("title", ""))
+        intro = str(form_data.get("intro", ""))
+        ip_terms = str(form_data.get("ip_terms", ""))
+        reward = _decimal_or_none(form_data.get("reward_total", ""))
+        deadline = _datetime_or_none(form_data.get("bid_deadline", ""))
+    draft = quality.ChallengeDraft(
+        title=title,
+        intro=intro,
+        need_text="\n".join([need.description, need.scenario]),
+        indicators=tuple(_indicator_row(i) for i in chosen),
+        reward_total=reward,
+        trl_min=need.trl_min,
+        coop_modes=tuple(need.coop_modes),
+        bid_deadline=deadline,
+        ip_terms=ip_terms,
+    )
+    return quality.challenge_quality(draft)
+
+
+def _decimal_or_none(value) -> Decimal | None:
+    try:
+        number = Decimal(str(value).strip())
+    except ArithmeticError:
+        return None
+    return number if number.is_finite() else None
+
+
+def _datetime_or_none(value) -> datetime | None:
+    text = str(value).strip().replace("T", " ")
+    for fmt in ("%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d"):
+        try:
+            return timezone.make_aware(datetime.strptime(text, fmt))
+        except ValueError:
+            continue
+    return None

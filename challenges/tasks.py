@@ -28,3 +28,11 @@ def remind_bid_deadlines() -> int:
     from challenges import services
 
     return services.challenges_remind_deadlines()
+
+
+@shared_task(acks_late=True, name="challenges.answers_sweep")
+def answers_sweep() -> dict:
+    """Remind invited organizations and enterprises of answers due soon; record missed ones."""
+    from challenges import services
+
+    return services.challenge_answers_sweep()

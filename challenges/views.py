@@ -8,8 +8,9 @@ from collections.abc import Callable
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import FileResponse, Http404, HttpResponse
+from django.http import FileResponse, Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -25,6 +26,7 @@ from challenges.forms import (
     ChallengeForm,
     ConsortiumFormSet,
     CriterionFormSet,
+    DeclineForm,
     DownselectForm,
     InviteForm,
     MilestoneDecisionForm,
@@ -85,6 +87,21 @@ def dashboard(request):
         "needs": selectors.needs_ready_for_challenge(user=user)[:20],
         "bids": selectors.bids_of_user(user=user),
         "consortium_invitations": selectors.consortium_invitations(user=user),
+        # Invitations to bid awaiting this user's organizations' answer; a party sees at least
+        # the summary of the challenge it was invited to.
+        "invitations": [
+            (
+                invitation,
+                selectors.challenge_public_fields(
+                    challenge=invitation.challenge,
+                    visibility=max(
+                        selectors.challenge_visibility(challenge=invitation.challenge, user=user),
+                        NeedVisibility.SUMMARY,
+                    ),
+                ),
+            )
+            for invitation in selectors.invitations_awaiting_answer(user=user)
+        ],
         "assignments": selectors.assignments_for_expert(user=user),
         "milestones": selectors.milestones_of_user(user=user).exclude(
             status=ContractMilestone.Status.STOPPED
@@ -171,6 +188,7 @@ def challenge_edit(request, uuid):
         else:
             if "publish" in request.POST:
                 messages.success(request, _("榜单已发布，开始接受揭榜。"))
+                _warn_low_quality(request, challenge)
                 return redirect(challenge)
             messages.success(request, _("草稿已保存。"))
             return redirect("challenges:edit", uuid=challenge.uuid)
@@ -178,8 +196,20 @@ def challenge_edit(request, uuid):
         "form": form,
         "criteria": criteria,
         "milestones": milestones,
+        "quality": selectors.challenge_quality(challenge=challenge, form_data=data),
     }
     return _render_challenge(request, "challenges/edit.html", challenge, visibility, context)
+
+
+@require_POST
+@login_required
+def challenge_quality_check(request, uuid):
+    """The live check of the setup form: the enterprise's own unsaved input in, its score out. A
+    POST (the input is a whole form) that writes nothing."""
+    challenge, _v = selectors.challenge_get_for_viewer(uuid=uuid, user=request.user, manage=True)
+    report = selectors.challenge_quality(challenge=challenge, form_data=request.POST)
+    html = render_to_string("matching/_quality.html", {"quality": report}, request=request)
+    return JsonResponse({"quality": report, "html": html})
 
 
 def challenge_detail(request, uuid):
@@ -198,6 +228,10 @@ def challenge_detail(request, uuid):
         "indicators": challenge.indicators.all(),
         "regions": challenge.eligible_regions.all(),
         "kinds": [Organization.Kind(k).label for k in challenge.eligible_kinds],
+        "my_invitation": None
+        if is_enterprise
+        else selectors.invitation_of_user(challenge=challenge, user=request.user),
+        "decline_form": DeclineForm(),
     }
     if is_enterprise:
         context |= {
@@ -205,6 +239,7 @@ def challenge_detail(request, uuid):
             "invite_form": InviteForm(),
             "cancel_form": ReasonForm(),
             "audit": audit_trail(target=challenge)[:30],
+            "quality": selectors.challenge_quality(challenge=challenge),
             "bid_count": challenge.bids.exclude(status=Bid.Status.WITHDRAWN).count()
             if challenge.deadline_passed
             else None,
@@ -212,16 +247,33 @@ def challenge_detail(request, uuid):
     return _render_challenge(request, "challenges/detail.html", challenge, visibility, context)
 
 
+def _warn_low_quality(request, challenge: Challenge) -> None:
+    """Publishing below the quality threshold is allowed, and said (as for needs and results)."""
+    report = selectors.challenge_quality(challenge=challenge)
+    if report["below_threshold"]:
+        gaps = "、".join(item["message"] for item in report["items"] if not item["ok"])
+        messages.warning(
+            request,
+            _("信息完整度 %(score)d 分，低于 %(threshold)d 分，可能难以匹配：%(gaps)s")
+            % {"score": report["score"], "threshold": report["threshold"], "gaps": gaps},
+        )
+
+
 @require_POST
 @login_required
 def challenge_publish(request, uuid):
     challenge, _v = selectors.challenge_get_for_viewer(uuid=uuid, user=request.user, manage=True)
-    return _act(
+    was_draft = challenge.status == Challenge.Status.DRAFT
+    response = _act(
         request,
         lambda: services.challenge_publish(challenge=challenge, actor=request.user),
         _("榜单已发布，开始接受揭榜。"),
         challenge,
     )
+    challenge.refresh_from_db()
+    if was_draft and challenge.status == Challenge.Status.OPEN:
+        _warn_low_quality(request, challenge)
+    return response
 
 
 @require_POST
@@ -265,6 +317,31 @@ def challenge_invite(request, uuid):
         ),
         _("已邀请该机构揭榜。"),
         challenge,
+    )
+
+
+@require_POST
+@login_required
+def invitation_answer(request, uuid):
+    """The invited organization accepts (then bids) or declines with a coded reason."""
+    challenge, _v = selectors.challenge_get_for_viewer(uuid=uuid, user=request.user)
+    invitation = selectors.invitation_of_user(challenge=challenge, user=request.user)
+    if invitation is None:
+        raise Http404
+    form = DeclineForm(request.POST)
+    form.is_valid()
+    accept = request.POST.get("decision") == "accept"
+    return _act(
+        request,
+        lambda: services.invitation_answer(
+            invitation=invitation,
+            actor=request.user,
+            accept=accept,
+            reason=form.cleaned_data.get("reason", ""),
+            note=form.cleaned_data.get("note", ""),
+        ),
+        _("已接受邀请，请提交揭榜方案。") if accept else _("已婉拒邀请，出题单位会看到您的原因。"),
+        ("challenges:bid-edit", challenge.uuid) if accept else challenge,
     )
 
 
@@ -406,6 +483,8 @@ def challenge_award(request, uuid):
             actor=request.user,
             winners=list(form.cleaned_data["winners"]),
             reason=form.cleaned_data["reason"],
+            decline_reason=form.cleaned_data["decline_reason"],
+            decline_note=form.cleaned_data["decline_note"],
         ),
         _("已定榜，并已通知所有揭榜单位。"),
         challenge,
@@ -597,8 +676,35 @@ def bid_detail(request, uuid):
         if is_bidder and bid.status == Bid.Status.DRAFT
         else [],
         "attachment_form": AttachmentForm(),
+        "can_decline": selectors.user_is_enterprise(user=request.user, challenge=bid.challenge)
+        and bid.challenge.status == Challenge.Status.REVIEW
+        and bid.status == Bid.Status.SUBMITTED
+        and bid.outcome == Bid.Outcome.PENDING,
+        "decline_form": DeclineForm(),
     }
     return render(request, "challenges/bid_detail.html", context)
+
+
+@require_POST
+@login_required
+def bid_decline(request, uuid):
+    """The enterprise answers a bid during review: not selected, with a coded reason."""
+    bid = selectors.bid_get_for_viewer(uuid=uuid, user=request.user)
+    if not selectors.user_is_enterprise(user=request.user, challenge=bid.challenge):
+        raise Http404
+    form = DeclineForm(request.POST)
+    form.is_valid()
+    return _act(
+        request,
+        lambda: services.bid_decline(
+            bid=bid,
+            actor=request.user,
+            reason=form.cleaned_data.get("reason", ""),
+            note=form.cleaned_data.get("note", ""),
+        ),
+        _("已答复该方案未入选，揭榜单位会看到您的原因。"),
+        bid.get_absolute_url(),
+    )
 
 
 @require_POST

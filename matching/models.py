@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 from core.limits import LONG_TEXT, PARAGRAPH, TITLE
-from matching.catalogue.answers import DeclineReason
+from matching.catalogue.answers import DeclineReason, answer_days_field
 
 
 class CoopMode(models.TextChoices):
@@ -154,6 +154,8 @@ class Need(models.Model):
         help_text=_("过期后不再参与匹配、不在公开列表中显示，可一键续期。留空则为发布后12个月。"),
     )
     expiry_reminded_at = models.DateTimeField(_("到期提醒时间"), null=True, blank=True)
+    # Days the enterprise has to answer an access request (matching.catalogue.answers).
+    answer_days = answer_days_field()
     created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
     updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
 

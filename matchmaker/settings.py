@@ -141,6 +141,8 @@ CELERY_BEAT_SCHEDULE: dict = {
     "challenges-close-due": {"task": "challenges.close_due_challenges", "schedule": 60.0},
     "challenges-flag-overdue": {"task": "challenges.flag_overdue_milestones", "schedule": 3600.0},
     "challenges-remind-deadlines": {"task": "challenges.remind_bid_deadlines", "schedule": 3600.0},
+    # challenges: remind whoever owes an answer to an invitation or a bid; record missed ones.
+    "challenges-answers-sweep": {"task": "challenges.answers_sweep", "schedule": 900.0},
     # matching: remind enterprises of access requests due soon; record missed answer deadlines.
     "matching-answers-sweep": {"task": "matching.answers_sweep", "schedule": 900.0},
     # matching: remind owners of needs/results about to expire; mark expired ones (fresh listings).
@@ -153,8 +155,9 @@ CELERY_BEAT_SCHEDULE: dict = {
 # unless its owner sets another date, and days before the end its owner is reminded.
 LISTING_VALIDITY_MONTHS = env_int("LISTING_VALIDITY_MONTHS", 12)
 LISTING_EXPIRY_REMINDER_DAYS = env_int("LISTING_EXPIRY_REMINDER_DAYS", 14)
-# Coded answers (matching/catalogue/answers.py): days an enterprise has to answer an access
-# request, and how many hours before that deadline it is reminded.
+# Coded answers (matching/catalogue/answers.py): the default days to answer an access request, an
+# invitation to bid or a bid (each need and challenge may set its own), and how many hours before
+# that deadline the side that owes the answer is reminded.
 ANSWER_DEADLINE_DAYS = env_int("ANSWER_DEADLINE_DAYS", 10)
 ANSWER_REMINDER_HOURS = env_int("ANSWER_REMINDER_HOURS", 48)
 # Notifications (the email outbox of the notifications app).
@@ -326,6 +329,9 @@ SPECTACULAR_SETTINGS = {
         # The discriminator of items seen by their summary or in full (core.schema.by_visibility).
         "VisibilitySummaryEnum": ["summary"],
         "VisibilityFullEnum": ["full"],
+        "DeclineReasonEnum": "matching.catalogue.answers.DeclineReason",
+        # The match feedback's reasons keep the name they had before DeclineReason came along.
+        "ReasonEnum": "matching.models.MatchFeedback.Reason",
     },
 }
 

@@ -504,7 +504,11 @@ def _awarded(challenge, winners, bids):
     with after_deadline(challenge):
         reviewed(challenge, bids, [{b: [80, 80, 80, 80] for b in bids}])
         services.challenge_award(
-            challenge=challenge, actor=challenge.created_by, winners=winners, reason="方案最优"
+            challenge=challenge,
+            actor=challenge.created_by,
+            winners=winners,
+            reason="方案最优",
+            decline_reason="indicators",
         )
     challenge.refresh_from_db()
     return challenge
@@ -525,8 +529,17 @@ def test_award_single_winner_creates_contract_ranks_bids_and_notifies(monkeypatc
             services.challenge_award(
                 challenge=challenge, actor=challenge.created_by, winners=[win], reason=" "
             )
+        with pytest.raises(ValidationError) as coded:  # the bid not selected needs a reason
+            services.challenge_award(
+                challenge=challenge, actor=challenge.created_by, winners=[win], reason="指标最优"
+            )
+        assert "decline_reason" in coded.value.message_dict
         services.challenge_award(
-            challenge=challenge, actor=challenge.created_by, winners=[win], reason="指标最优"
+            challenge=challenge,
+            actor=challenge.created_by,
+            winners=[win],
+            reason="指标最优",
+            decline_reason="indicators",
         )
     challenge.refresh_from_db()
     win.refresh_from_db()
@@ -607,7 +620,11 @@ def test_race_with_two_winners_and_down_selection():
         with pytest.raises(ValidationError):
             services.challenge_award(challenge=challenge, actor=enterprise, winners=[a], reason="x")
         services.challenge_award(
-            challenge=challenge, actor=enterprise, winners=[a, b], reason="两家并行攻关"
+            challenge=challenge,
+            actor=enterprise,
+            winners=[a, b],
+            reason="两家并行攻关",
+            decline_reason="route",
         )
     challenge.refresh_from_db()
     services.challenge_start(challenge=challenge, actor=enterprise)

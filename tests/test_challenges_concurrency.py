@@ -76,10 +76,18 @@ def test_two_concurrent_awards_award_once():
         enterprise = challenge.created_by
         outcomes = race(
             lambda: services.challenge_award(
-                challenge=challenge, actor=enterprise, winners=[a], reason="甲更优"
+                challenge=challenge,
+                actor=enterprise,
+                winners=[a],
+                reason="甲更优",
+                decline_reason="route",
             ),
             lambda: services.challenge_award(
-                challenge=challenge, actor=enterprise, winners=[b], reason="乙更优"
+                challenge=challenge,
+                actor=enterprise,
+                winners=[b],
+                reason="乙更优",
+                decline_reason="route",
             ),
         )
     errors = [o for o in outcomes if isinstance(o, Exception)]
@@ -104,7 +112,11 @@ def test_two_concurrent_acceptances_pay_once_and_never_above_the_reward():
         )
         enterprise = challenge.created_by
         services.challenge_award(
-            challenge=challenge, actor=enterprise, winners=[a, b], reason="并行攻关"
+            challenge=challenge,
+            actor=enterprise,
+            winners=[a, b],
+            reason="并行攻关",
+            decline_reason="route",
         )
         services.challenge_start(challenge=challenge, actor=enterprise)
         first = challenge.milestones.order_by("position").first()

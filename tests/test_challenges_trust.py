@@ -409,7 +409,11 @@ def test_award_refuses_scores_of_an_expert_now_in_conflict_until_recused(client)
             challenge=challenge, expert=tainted.expert, organization=other.organization
         ).exists()
         services.challenge_award(
-            challenge=challenge, actor=challenge.created_by, winners=[bid], reason="最优"
+            challenge=challenge,
+            actor=challenge.created_by,
+            winners=[bid],
+            reason="最优",
+            decline_reason="indicators",
         )
     challenge.refresh_from_db()
     assert challenge.status == Challenge.Status.AWARDED
@@ -482,7 +486,11 @@ def _award(challenge, bids, winners, scores):
         )
         services.review_submit(assignment=assignment, actor=assignment.expert.user)
         services.challenge_award(
-            challenge=challenge, actor=challenge.created_by, winners=winners, reason="指标最优"
+            challenge=challenge,
+            actor=challenge.created_by,
+            winners=winners,
+            reason="指标最优",
+            decline_reason="indicators",
         )
     challenge.refresh_from_db()
     return assignment
@@ -839,18 +847,21 @@ def summary_world():
     }
     for name in (
         "detail edit publish cancel start invite bids bids-export review-manage award "
-        "downselect bid-edit"
+        "downselect bid-edit invitation-answer quality"
     ).split():
         routes[f"challenges:{name}"] = kwargs["challenge"]
     for name in ("execution",):
         routes[f"challenges:{name}"] = kwargs["running"]
-    for name in "detail publish close-bidding cancel award start downselect bids experts".split():
+    for name in (
+        "detail publish close-bidding cancel award start downselect bids experts invitations "
+        "my-invitation"
+    ).split():
         routes[f"api:challenge-{name}"] = kwargs["challenge"]
     for name in ("ranking", "contracts"):
         routes[f"api:challenge-{name}"] = kwargs["running"]
-    for name in "bid-detail bid-submit bid-withdraw bid-attachment-add".split():
+    for name in "bid-detail bid-submit bid-withdraw bid-attachment-add bid-decline".split():
         routes[f"challenges:{name}"] = kwargs["bid"]
-    for name in "detail submit withdraw confirm".split():
+    for name in "detail submit withdraw confirm decline".split():
         routes[f"api:bid-{name}"] = kwargs["bid"]
     routes["challenges:review"] = kwargs["assignment"]
     routes["api:review-scores"] = kwargs["assignment"]

@@ -621,6 +621,15 @@ NOT_A_NEED_READ: dict[str, str] = {
             "api:review-submit api:milestone-submit"
         ).split()
     },
+    # coded answers (tests/test_challenges_answers.py): the invited organization's own invitation
+    # and its answer, the enterprise's list of invitations and its decline of a bid; dates and
+    # coded reasons, no need field
+    "challenges:invitation-answer": "POST by the invited organization only (404 for anyone else)",
+    "challenges:bid-decline": "POST by the challenge's enterprise only (404 for anyone else)",
+    "api:bid-decline": "POST by the challenge's enterprise only (404 for anyone else)",
+    "api:challenge-invitations": "the challenge's enterprise only: invited organizations, answers",
+    "api:challenge-my-invitation": "the user's organization's own invitation: dates and its answer",
+    "challenges:quality": "POST that writes nothing: scores the enterprise's own unsaved 榜单 input",
 }
 
 

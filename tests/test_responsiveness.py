@@ -84,3 +84,48 @@ def test_the_record_counts_in_time_late_and_unanswered_requests_of_the_window(ca
 def test_the_record_of_an_organization_without_requests(cast):
     record = organization_responsiveness(organization_id=cast.org.pk, now=timezone.now())
     assert record["requests"] == 0 and record["label"] == "数据不足"
+
+
+def test_needs_of_an_organization_that_never_answers_rank_a_little_lower_for_labs(
+    cast, django_assert_max_num_queries
+):
+    """Ranking weight (docs/matching.md): score × (1 − 0.1 × share missed), order only."""
+    from matching.catalogue.responsiveness import RANK_WEIGHT, rank_factor
+    from matching.matches.selectors import matched_needs_for_organization, needs_matched_to_result
+    from tests.factories import MatchFactory, ResultFactory
+
+    for _ in range(5):  # five requests, none answered: the record says 0 % in time
+        _access(cast, asked_days_ago=30, answered_after_hours=None)
+    with time_machine.travel(NOW, tick=False):
+        record = organization_responsiveness(organization_id=cast.org.pk)
+    assert record["answered_in_time_share"] == 0.0
+    assert rank_factor(record) == pytest.approx(1 - RANK_WEIGHT)
+
+    lab_result = ResultFactory(organization=cast.other_org, status="published")
+    silent_close = NeedFactory(organization=cast.org, created_by=cast.owner, title="沉默但略高")
+    silent_far = NeedFactory(organization=cast.org, created_by=cast.owner, title="沉默且高很多")
+    unknown = NeedFactory(title="无记录")  # another organization, too little data: factor 1
+    MatchFactory(need=silent_close, result=lab_result, score=0.80)
+    MatchFactory(need=silent_far, result=lab_result, score=0.95)
+    MatchFactory(need=unknown, result=lab_result, score=0.75)
+
+    with time_machine.travel(NOW, tick=False):
+        by_result = needs_matched_to_result(result=lab_result, user=cast.outsider)
+        by_org = matched_needs_for_organization(
+            organization_ids=[cast.other_org.pk], user=cast.outsider
+        )
+    # 0.95 × 0.9 = 0.855 > 0.75 > 0.80 × 0.9 = 0.72: only the close call changes places.
+    expected = ["沉默且高很多", "无记录", "沉默但略高"]
+    assert [m.need.title for m, _v in by_result] == expected
+    assert [m.need.title for m, _v in by_org] == expected
+    assert [m.score for m, _v in by_result] == [0.95, 0.75, 0.80]  # the shown score is unchanged
+    # One query per source (access requests, invitations, bids), however many organizations.
+    from matching.catalogue.responsiveness import rank_factors
+
+    with django_assert_max_num_queries(3):
+        factors = rank_factors([cast.org.pk, unknown.organization_id, cast.other_org.pk], now=NOW)
+    assert factors == {
+        cast.org.pk: pytest.approx(0.9),
+        unknown.organization_id: 1.0,
+        cast.other_org.pk: 1.0,
+    }

@@ -9,6 +9,7 @@ from accounts.models import Organization
 from challenges.models import (
     Bid,
     Challenge,
+    ChallengeInvitation,
     ChallengeMilestone,
     ConsortiumMember,
     Contract,
@@ -19,6 +20,8 @@ from challenges.models import (
 )
 from core.api import StrictCharField
 from core.limits import LONG_TEXT, PARAGRAPH
+from matching.catalogue.answers import MAX_ANSWER_DAYS, DeclineReason
+from matching.catalogue.api.serializers import QualityOutputSerializer
 
 # --- outputs -----------------------------------------------------------------------------------------
 
@@ -88,6 +91,21 @@ class ChallengeOutputSerializer(ChallengeSummaryOutputSerializer):
     awarded_at = serializers.DateTimeField(source="terms.awarded_at", allow_null=True)
     cancel_reason = StrictCharField(source="terms.cancel_reason")
     published_at = serializers.DateTimeField(source="terms.published_at", allow_null=True)
+    ip_terms = StrictCharField(source="terms.ip_terms", help_text="知识产权归属")
+    quality = serializers.SerializerMethodField(
+        help_text="信息完整度（matching.catalogue.quality.challenge_quality）：仅出题单位可见，其他人为 null。"
+    )
+    answer_days = serializers.IntegerField(
+        source="terms.answer_days",
+        allow_null=True,
+        help_text="Days an invited organization has to answer, and the enterprise to answer each "
+        "bid after the bid deadline; null: the platform's default.",
+    )
+
+    @extend_schema_field(QualityOutputSerializer(allow_null=True))
+    def get_quality(self, public) -> dict | None:
+        # Set by the view for the challenge's own organization only.
+        return self.context.get("quality")
 
     @extend_schema_field(serializers.ChoiceField(choices=["full"]))
     def get_visibility(self, public) -> str:
@@ -150,6 +168,11 @@ class ChallengeBidOutputSerializer(serializers.ModelSerializer):
             "rank",
             "score",
             "submitted_at",
+            "answer_by",
+            "answered_at",
+            "decline_reason",
+            "decline_note",
+            "no_answer_at",
             "updated_at",
         ]
 
@@ -176,6 +199,30 @@ class ChallengeBidOutputSerializer(serializers.ModelSerializer):
         return [
             {"milestone_id": s.milestone_id, "planned_date": s.planned_date, "plan": s.plan}
             for s in bid.schedule.all()
+        ]
+
+
+class ChallengeInvitationOutputSerializer(serializers.ModelSerializer):
+    status = StrictCharField(
+        read_only=True, help_text=" | ".join(ChallengeInvitation.Status.values)
+    )
+    challenge = serializers.UUIDField(source="challenge.uuid")
+    organization = serializers.UUIDField(source="organization.uuid")
+    organization_name = StrictCharField(source="organization.name")
+
+    class Meta:
+        model = ChallengeInvitation
+        fields = [
+            "challenge",
+            "organization",
+            "organization_name",
+            "status",
+            "sent_at",
+            "respond_by",
+            "answered_at",
+            "decline_reason",
+            "decline_note",
+            "no_answer_at",
         ]
 
 
@@ -331,6 +378,7 @@ class ChallengeTermsInputSerializer(serializers.Serializer):
     required_qualifications = StrictCharField(
         required=False, allow_blank=True, max_length=PARAGRAPH
     )
+    ip_terms = StrictCharField(required=False, allow_blank=True, max_length=PARAGRAPH)
     allow_consortium = serializers.BooleanField(required=False)
     consortium_max_members = serializers.IntegerField(min_value=2, max_value=20, required=False)
     bid_deadline = serializers.DateTimeField(required=False)
@@ -338,6 +386,9 @@ class ChallengeTermsInputSerializer(serializers.Serializer):
     award_mode = serializers.ChoiceField(choices=Challenge.AwardMode.choices, required=False)
     race_winners = serializers.IntegerField(min_value=2, max_value=10, required=False)
     downselect_after_index = serializers.IntegerField(min_value=0, required=False, allow_null=True)
+    answer_days = serializers.IntegerField(
+        min_value=1, max_value=MAX_ANSWER_DAYS, required=False, allow_null=True
+    )
     criteria = ChallengeCriterionInputSerializer(many=True, required=False)
     milestones = ChallengeMilestoneInputSerializer(many=True, required=False)
 
@@ -350,9 +401,35 @@ class ChallengeReasonInputSerializer(serializers.Serializer):
     reason = StrictCharField(max_length=PARAGRAPH)
 
 
+def _decline_reason(**kwargs) -> serializers.ChoiceField:
+    return serializers.ChoiceField(
+        choices=DeclineReason.choices,
+        help_text="One of the fixed reasons (matching.catalogue.answers.DeclineReason); "
+        "`other` needs a note.",
+        **kwargs,
+    )
+
+
+def _decline_note() -> serializers.CharField:
+    return StrictCharField(required=False, allow_blank=True, max_length=500)
+
+
 class ChallengeAwardInputSerializer(serializers.Serializer):
     winners = serializers.ListField(child=serializers.UUIDField(), min_length=1)
     reason = StrictCharField(max_length=PARAGRAPH)
+    decline_reason = _decline_reason(required=False, allow_blank=True)
+    decline_note = _decline_note()
+
+
+class ChallengeDeclineInputSerializer(serializers.Serializer):
+    reason = _decline_reason()
+    note = _decline_note()
+
+
+class ChallengeInvitationAnswerInputSerializer(serializers.Serializer):
+    decision = serializers.ChoiceField(choices=[("accept", "accept"), ("decline", "decline")])
+    reason = _decline_reason(required=False, allow_blank=True)
+    note = _decline_note()
 
 
 class ChallengeDownselectInputSerializer(serializers.Serializer):

@@ -34,6 +34,16 @@ urlpatterns = [
     ),
     path("challenges/<uuid:uuid>/bids/", views.ChallengeBidsApi.as_view(), name="challenge-bids"),
     path(
+        "challenges/<uuid:uuid>/invitations/",
+        views.ChallengeInvitationsApi.as_view(),
+        name="challenge-invitations",
+    ),
+    path(
+        "challenges/<uuid:uuid>/invitation/",
+        views.ChallengeMyInvitationApi.as_view(),
+        name="challenge-my-invitation",
+    ),
+    path(
         "challenges/<uuid:uuid>/experts/",
         views.ChallengeExpertsApi.as_view(),
         name="challenge-experts",
@@ -58,6 +68,7 @@ urlpatterns = [
     path("bids/<uuid:uuid>/submit/", views.BidSubmitApi.as_view(), name="bid-submit"),
     path("bids/<uuid:uuid>/withdraw/", views.BidWithdrawApi.as_view(), name="bid-withdraw"),
     path("bids/<uuid:uuid>/confirm/", views.BidConfirmApi.as_view(), name="bid-confirm"),
+    path("bids/<uuid:uuid>/decline/", views.BidDeclineApi.as_view(), name="bid-decline"),
     path("reviews/", views.ReviewListApi.as_view(), name="review-list"),
     path("reviews/<uuid:uuid>/scores/", views.ReviewScoresApi.as_view(), name="review-scores"),
     path("reviews/<uuid:uuid>/submit/", views.ReviewSubmitApi.as_view(), name="review-submit"),

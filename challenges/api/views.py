@@ -10,7 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.models import ExpertProfile, Organization
-from accounts.selectors import member_org_ids
+from accounts.selectors import member_org_ids, user_is_staff
 from challenges import selectors, services
 from challenges.api import serializers as s
 from challenges.api.examples import BID_CREATE_REQUEST
@@ -51,11 +51,13 @@ ChallengeItemList = by_visibility(
 )
 
 
-def _challenge_data(challenge, visibility) -> dict:
-    """The challenge as ``visibility`` allows, from its one projection."""
+def _challenge_data(challenge, visibility, *, owner: bool = False) -> dict:
+    """The challenge as ``visibility`` allows, from its one projection; its quality report for
+    its own organization (``owner``) only."""
     public = selectors.challenge_public_fields(challenge=challenge, visibility=visibility)
     if public.full:
-        return s.ChallengeOutputSerializer(public).data
+        context = {"quality": selectors.challenge_quality(challenge=challenge)} if owner else {}
+        return s.ChallengeOutputSerializer(public, context=context).data
     return s.ChallengeSummaryOutputSerializer(public).data
 
 
@@ -95,7 +97,8 @@ class ChallengeListApi(ChallengeApiView):
             need=need, actor=request.user, access=access, **data
         )
         return Response(
-            _challenge_data(challenge, NeedVisibility.FULL), status=status.HTTP_201_CREATED
+            _challenge_data(challenge, NeedVisibility.FULL, owner=True),
+            status=status.HTTP_201_CREATED,
         )
 
 
@@ -115,7 +118,11 @@ class ChallengeDetailApi(ChallengeApiView):
     @extend_schema(responses=ChallengeItem)
     def get(self, request, uuid):
         challenge, visibility = _challenge(request, uuid)
-        return Response(_challenge_data(challenge, visibility))
+        # Its quality report: for the enterprise and platform staff, as for needs.
+        owner = selectors.user_is_enterprise(
+            user=request.user, challenge=challenge
+        ) or user_is_staff(request.user)
+        return Response(_challenge_data(challenge, visibility, owner=owner))
 
     @extend_schema(
         summary="Edit a draft's terms (criteria and milestones replace the current rows)",
@@ -131,7 +138,7 @@ class ChallengeDetailApi(ChallengeApiView):
             if key in data:
                 data[key] = [dict(row) for row in data[key]]
         challenge = services.challenge_update(challenge=challenge, actor=request.user, **data)
-        return Response(_challenge_data(challenge, NeedVisibility.FULL))
+        return Response(_challenge_data(challenge, NeedVisibility.FULL, owner=True))
 
 
 def _transition_view(name: str, summary: str, call, request_serializer=None):
@@ -153,7 +160,7 @@ def _transition_view(name: str, summary: str, call, request_serializer=None):
                 data = serializer.validated_data
             challenge = call(challenge=challenge, actor=request.user, data=data)
             challenge.refresh_from_db()
-            return Response(_challenge_data(challenge, NeedVisibility.FULL))
+            return Response(_challenge_data(challenge, NeedVisibility.FULL, owner=True))
 
     TransitionApi.__name__ = f"Challenge{name.title().replace('_', '')}Api"
     return TransitionApi
@@ -166,7 +173,12 @@ def _award(*, challenge, actor, data):
 
         raise ValidationError({"winners": ["Unknown bid."]})
     return services.challenge_award(
-        challenge=challenge, actor=actor, winners=bids, reason=data["reason"]
+        challenge=challenge,
+        actor=actor,
+        winners=bids,
+        reason=data["reason"],
+        decline_reason=data.get("decline_reason", ""),
+        decline_note=data.get("decline_note", ""),
     )
 
 
@@ -328,6 +340,69 @@ class BidWithdrawApi(ChallengeApiView):
         bid = selectors.bid_get_for_viewer(uuid=uuid, user=request.user)
         services.bid_withdraw(bid=bid, actor=request.user, reason=request.data.get("reason", ""))
         return Response(_bid_data(bid))
+
+
+class BidDeclineApi(ChallengeApiView):
+    @extend_schema(
+        summary="The enterprise answers a bid during review: not selected, with a coded reason",
+        request=s.ChallengeDeclineInputSerializer,
+        responses={200: s.ChallengeBidOutputSerializer, 409: CONFLICT},
+    )
+    def post(self, request, uuid):
+        bid = selectors.bid_get_for_viewer(uuid=uuid, user=request.user)
+        if not selectors.user_is_enterprise(user=request.user, challenge=bid.challenge):
+            raise Http404
+        serializer = s.ChallengeDeclineInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        services.bid_decline(bid=bid, actor=request.user, **serializer.validated_data)
+        return Response(_bid_data(bid))
+
+
+class ChallengeInvitationsApi(ChallengeApiView):
+    @extend_schema(
+        summary="The enterprise's invitations to bid and their answers",
+        responses=s.ChallengeInvitationOutputSerializer(many=True),
+    )
+    def get(self, request, uuid):
+        challenge, _v = _challenge(request, uuid, manage=True)
+        rows = challenge.invitations.select_related("organization", "challenge").order_by("pk")
+        return Response(s.ChallengeInvitationOutputSerializer(rows, many=True).data)
+
+
+def _my_invitation(request, uuid):
+    challenge, _v = _challenge(request, uuid)
+    invitation = selectors.invitation_of_user(challenge=challenge, user=request.user)
+    if invitation is None:
+        raise Http404
+    return invitation
+
+
+class ChallengeMyInvitationApi(ChallengeApiView):
+    @extend_schema(
+        summary="The invitation to bid sent to the user's organization, with its deadline",
+        responses=s.ChallengeInvitationOutputSerializer,
+    )
+    def get(self, request, uuid):
+        return Response(s.ChallengeInvitationOutputSerializer(_my_invitation(request, uuid)).data)
+
+    @extend_schema(
+        summary="Answer the invitation: accept (then bid) or decline with a coded reason",
+        request=s.ChallengeInvitationAnswerInputSerializer,
+        responses={200: s.ChallengeInvitationOutputSerializer, 409: CONFLICT},
+    )
+    def post(self, request, uuid):
+        invitation = _my_invitation(request, uuid)
+        serializer = s.ChallengeInvitationAnswerInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        invitation = services.invitation_answer(
+            invitation=invitation,
+            actor=request.user,
+            accept=data["decision"] == "accept",
+            reason=data.get("reason", ""),
+            note=data.get("note", ""),
+        )
+        return Response(s.ChallengeInvitationOutputSerializer(invitation).data)
 
 
 class BidConfirmApi(ChallengeApiView):

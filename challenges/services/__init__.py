@@ -8,6 +8,11 @@ raises ``TransitionError`` (HTTP 409) and changes nothing; bad input raises ``Va
 field messages (HTTP 400).
 """
 
+from challenges.services.answers import (
+    bid_decline,
+    challenge_answers_sweep,
+    invitation_answer,
+)
 from challenges.services.award import (
     challenge_award,
     challenge_downselect,
@@ -61,10 +66,12 @@ __all__ = [
     "TransitionError",
     "bid_attachment_add",
     "bid_create",
+    "bid_decline",
     "bid_eligibility_errors",
     "bid_submit",
     "bid_update",
     "bid_withdraw",
+    "challenge_answers_sweep",
     "challenge_award",
     "challenge_cancel",
     "challenge_close_bidding",
@@ -79,6 +86,7 @@ __all__ = [
     "challenges_close_due",
     "challenges_remind_deadlines",
     "consortium_confirm",
+    "invitation_answer",
     "contract_paid",
     "milestone_accept",
     "milestone_reject",

@@ -38,6 +38,7 @@ from challenges.services.common import (
 from challenges.services.review import _conflict_text
 from core.limits import LONG_TEXT
 from core.services import audit_record
+from matching.catalogue import answers
 from matching.models import Need
 
 # --- award and execution ------------------------------------------------------------------------------
@@ -45,15 +46,27 @@ from matching.models import Need
 
 @transaction.atomic
 def challenge_award(
-    *, challenge: Challenge, actor: User, winners: Sequence[Bid], reason: str
+    *,
+    challenge: Challenge,
+    actor: User,
+    winners: Sequence[Bid],
+    reason: str,
+    decline_reason: str = "",
+    decline_note: str = "",
 ) -> Challenge:
     """review → awarded: the enterprise picks the winner (or the N 赛马 winners) with a written reason.
     Ranks every counting bid by its weighted total, creates a contract with milestones per winner and
-    notifies winners and losers."""
+    notifies winners and losers. The award answers every counting bid (``answered_at``): bids not
+    selected and not declined before get ``decline_reason`` (one of ``DeclineReason``, required
+    when there are such bids) and ``decline_note``."""
     _require_enterprise(actor, challenge)
     reason = _clean_text(reason, field="reason")
     if not reason:
         raise ValidationError({"reason": [_("请填写定榜理由。")]})
+    if decline_reason or decline_note:
+        decline_reason, decline_note = answers.clean_decline(
+            reason=decline_reason, note=decline_note
+        )
     locked = _lock(challenge)
     _require_state(locked, S.REVIEW, action=_("定榜"))
     from challenges.selectors import bids_counting, challenge_ranking
@@ -66,6 +79,8 @@ def challenge_award(
         )
     if any(pk not in counting for pk in winner_ids):
         raise ValidationError({"winners": [_("只能从有效的揭榜方案中选择。")]})
+    if any(counting[pk].decline_reason for pk in winner_ids):
+        raise ValidationError({"winners": [_("已答复未入选的方案不能定为揭榜单位。")]})
     assignments = list(locked.assignments.select_related("expert__user"))
     if not assignments or any(a.submitted_at is None for a in assignments):
         raise TransitionError(_("所有评审专家提交评分后才能定榜。"))
@@ -87,13 +102,35 @@ def challenge_award(
                 )
             }
         )
+    not_selected = [
+        bid for pk, bid in counting.items() if pk not in winner_ids and not bid.decline_reason
+    ]
+    if not_selected and not decline_reason:
+        # Marking a bid not selected is an answer: it names a reason from the fixed set.
+        raise ValidationError(
+            {"decline_reason": [_("请为未入选的方案选择原因（揭榜单位会看到）。")]}
+        )
     ranking = challenge_ranking(challenge=locked)
+    now = timezone.now()
     for position, row in enumerate(ranking, start=1):
         bid = row.bid
         bid.rank = position
         bid.score = row.total
         bid.outcome = Bid.Outcome.WON if bid.pk in winner_ids else Bid.Outcome.LOST
-        bid.save(update_fields=["rank", "score", "outcome", "updated_at"])
+        bid.answered_at = bid.answered_at or now
+        if bid.outcome == Bid.Outcome.LOST and not bid.decline_reason and decline_reason:
+            bid.decline_reason, bid.decline_note = decline_reason, decline_note
+        bid.save(
+            update_fields=[
+                "rank",
+                "score",
+                "outcome",
+                "answered_at",
+                "decline_reason",
+                "decline_note",
+                "updated_at",
+            ]
+        )
     share = (locked.reward_total / len(winner_ids)).quantize(CENT)
     milestones = list(locked.milestones.all())
     for pk in winner_ids:

@@ -24,6 +24,7 @@ from challenges.models import (
     Challenge,
     ConsortiumMember,
 )
+from challenges.services.answers import invitation_accept_by_bidding
 from challenges.services.common import (
     TransitionError,
     _before_deadline,
@@ -93,6 +94,7 @@ def bid_create(
         confirmed_by=actor,
     )
     audit_record(actor=actor, action="bid.create", target=bid, to_state=Bid.Status.DRAFT)
+    invitation_accept_by_bidding(challenge=locked, organization=organization, actor=actor)
     _apply_bid_relations(bid, locked, actor, data)
     if submit:
         bid = bid_submit(bid=bid, actor=actor)

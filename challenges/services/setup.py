@@ -15,6 +15,7 @@ from accounts.models import Organization, User
 from accounts.selectors import user_is_member
 from challenges import notify
 from challenges.models import (
+    Bid,
     Challenge,
     ChallengeInvitation,
     ChallengeMilestone,
@@ -22,6 +23,7 @@ from challenges.models import (
     ContractMilestone,
     RubricCriterion,
 )
+from challenges.services.answers import bid_answer_deadline, invitation_mark_sent
 from challenges.services.common import (
     DEFAULT_CRITERIA,
     S,
@@ -48,12 +50,14 @@ CHALLENGE_EDITABLE = (
     "no_threshold",
     "eligible_kinds",
     "required_qualifications",
+    "ip_terms",
     "allow_consortium",
     "consortium_max_members",
     "bid_deadline",
     "review_method",
     "award_mode",
     "race_winners",
+    "answer_days",
 )
 CHALLENGE_RELATIONS = (
     "indicator_ids",
@@ -274,6 +278,8 @@ def challenge_publish(*, challenge: Challenge, actor: User) -> Challenge:
         locked.need, actor=actor, to_status=Need.Status.IN_CHALLENGE, reason=_("发布榜单")
     )
     for invitation in locked.invitations.select_related("organization"):
+        invitation.challenge = locked
+        invitation_mark_sent(invitation, now=locked.published_at)
         notify.notify_invited(invitation)
     return locked
 
@@ -295,7 +301,12 @@ def challenge_close_bidding(*, challenge: Challenge, actor: User | None = None) 
 def _close_bidding(locked: Challenge, *, actor: User | None) -> None:
     from challenges.selectors import bids_counting
 
-    count = bids_counting(challenge=locked).count()
+    counting = bids_counting(challenge=locked)
+    count = counting.count()
+    # Every counting bid is now due the enterprise's answer (challenges.services.answers).
+    Bid.objects.filter(pk__in=counting.values("pk"), answer_by__isnull=True).update(
+        answer_by=bid_answer_deadline(locked)
+    )
     _transition(
         locked, to=S.REVIEW, actor=actor, reason=_("揭榜截止"), data={"counting_bids": count}
     )
@@ -390,6 +401,8 @@ def challenge_invite(
 
             need_access_invite(need=locked.need, actor=actor, organization=organization)
         if locked.status == S.OPEN:
+            invitation.challenge = locked
+            invitation_mark_sent(invitation, now=timezone.now())
             notify.notify_invited(invitation)
     return invitation
 

@@ -1,6 +1,7 @@
 """Coded answers with deadlines: the one home of the decline reasons, the response deadline and
 when a reminder is due. Access requests to summary-public needs use it (``services.access``);
-challenges' bids and invitations are to use the same reasons and deadline rule.
+challenges' bids and invitations use the same reasons, deadline rule and per-posting field
+(``challenges.services.answers``).
 
 Events (a decline, a reminder, a missed deadline) are announced to subscribers registered at
 start-up (notifications emails them); the catalogue may not import notifications.
@@ -13,6 +14,7 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -26,6 +28,21 @@ class DeclineReason(models.TextChoices):
     PRICE = "price", gettext_lazy("报价不合适")
     PARTNER = "partner", gettext_lazy("已有合作方")
     OTHER = "other", gettext_lazy("其他")
+
+
+MAX_ANSWER_DAYS = 90
+
+
+def answer_days_field() -> models.PositiveSmallIntegerField:
+    """The per-posting answer period (a need's access requests, a challenge's invitations and
+    bids): empty means the platform's ``ANSWER_DEADLINE_DAYS``."""
+    return models.PositiveSmallIntegerField(
+        gettext_lazy("答复期限（天）"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(MAX_ANSWER_DAYS)],
+        help_text=gettext_lazy("对方提交申请、方案或收到邀请后须在此天数内答复；留空为平台默认。"),
+    )
 
 
 def answer_deadline(start: dt.datetime, *, days: int | None = None) -> dt.datetime:

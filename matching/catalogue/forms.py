@@ -120,6 +120,7 @@ class NeedForm(_ServiceModelForm):
             "trl_min",
             "deadline",
             "valid_until",
+            "answer_days",
             "contact_name",
             "contact_phone",
             "contact_email",

@@ -49,6 +49,8 @@ NEED_FULL_ONLY_FIELD_ORDER: tuple[str, ...] = (
     "published_at",
     # the listing's last valid day (matching.catalogue.freshness)
     "valid_until",
+    # days the enterprise has to answer an access request (matching.catalogue.answers)
+    "answer_days",
     "created_at",
     "updated_at",
     "attachments",  # pages only; the API has no attachment field

@@ -1,9 +1,12 @@
-"""How ready a need or a result is to be matched and answered: a score (0–100), each missing or
-weak item named with a suggestion in Chinese, and the matcher's own view of the text.
+"""How ready a need, a 榜单 (challenge) or a result is to be matched and answered: a score
+(0–100), each missing or weak item named with a suggestion in Chinese, and the matcher's own view
+of the text.
 
 The one home of these rules: the web form's live check (``quality_need_check`` view), the page
 of a need or result for its organization, the API serializers (``quality`` for the owner and
-staff) and the publish warning all call ``need_quality`` / ``result_quality``.
+staff) and the publish warning all call ``need_quality`` / ``result_quality``; the challenges
+app builds a ``ChallengeDraft`` from its form or row and calls ``challenge_quality`` (matching
+may not import challenges, so the draft is plain data).
 
 The checks read a *draft* (a plain dataclass), so unsaved form input and stored objects are
 scored alike; nothing here writes. The matcher's view comes from a reader the matcher registers
@@ -45,6 +48,20 @@ NEED_WEIGHTS = {
     "no_contact": 10,
     "matcher": 10,
 }
+# A 榜单 adds the IP terms (知识产权归属) and takes its budget from the reward.
+CHALLENGE_WEIGHTS = {
+    "indicator": 20,
+    "reward": 10,
+    "trl": 10,
+    "coop_modes": 5,
+    "deadline": 10,
+    "ip_terms": 15,
+    "description": 15,
+    "no_contact": 5,
+    "matcher": 10,
+}
+# IP terms shorter than this say nothing about who owns what.
+MIN_IP_TERMS_CHARS = 10
 RESULT_WEIGHTS = {
     "trl": 10,
     "transfer_modes": 15,
@@ -91,6 +108,21 @@ class NeedDraft:
     coop_modes: tuple[str, ...] = ()
     trl_min: int | None = None
     deadline: dt.date | None = None
+
+
+@dataclass(frozen=True)
+class ChallengeDraft:
+    """A 榜单: its own terms, and what it inherits from its need (text, TRL, cooperation modes)."""
+
+    title: str = ""
+    intro: str = ""
+    need_text: str = ""
+    indicators: tuple[Mapping, ...] = ()  # the indicators it will accept against
+    reward_total: Decimal | None = None
+    trl_min: int | None = None
+    coop_modes: tuple[str, ...] = ()
+    bid_deadline: dt.datetime | None = None
+    ip_terms: str = ""
 
 
 @dataclass(frozen=True)
@@ -393,6 +425,102 @@ def need_quality(draft: NeedDraft, *, today: dt.date | None = None) -> dict:
     return _report(items, view)
 
 
+def challenge_quality(draft: ChallengeDraft, *, now: dt.datetime | None = None) -> dict:
+    """Score a 榜单 draft: the need's items on the challenge's own terms, plus its IP terms.
+    Pure apart from the matcher's reader."""
+    w = CHALLENGE_WEIGHTS
+    now = now or timezone.now()
+    quantified = [row for row in draft.indicators if _quantified(row)]
+    text = "\n".join([draft.intro, draft.need_text])
+    text_chars = len(re.sub(r"\s", "", text))
+    ip_chars = len(re.sub(r"\s", "", draft.ip_terms))
+    contacts = contact_details_in(draft.title, draft.intro, draft.ip_terms)
+    deadline_ok = draft.bid_deadline is not None and draft.bid_deadline > now
+    view = matcher_view(
+        ObjectKind.NEED,
+        "\n".join([draft.title, text, *(str(r.get("name", "")) for r in quantified)]),
+    )
+    items = [
+        _item(
+            "indicator",
+            bool(quantified),
+            _("验收将考核 %(n)d 项量化指标。") % {"n": len(quantified)}
+            if quantified
+            else _("没有选择带单位的量化验收指标。"),
+            _("至少选择一项带单位和目标值的技术指标作为验收依据，如“循环寿命 ≥ 2000 次”。"),
+            w["indicator"],
+        ),
+        _item(
+            "reward",
+            draft.reward_total is not None and draft.reward_total > 0,
+            _("已填写榜单总金额。")
+            if draft.reward_total is not None and draft.reward_total > 0
+            else _("没有榜单总金额。"),
+            _("填写榜单总金额（万元），揭榜方据此做预算。"),
+            w["reward"],
+        ),
+        _item(
+            "trl",
+            draft.trl_min is not None,
+            _("需求已填写期望成熟度。")
+            if draft.trl_min is not None
+            else _("需求没有期望成熟度（TRL）。"),
+            _("在需求里选择期望的成熟度：1–3 实验室，4–5 小试，6–7 中试，8–9 产业化。"),
+            w["trl"],
+        ),
+        _item(
+            "coop_modes",
+            bool(draft.coop_modes),
+            _("需求已选择合作方式。") if draft.coop_modes else _("需求没有选择合作方式。"),
+            _("在需求里勾选可以接受的合作方式，如合作开发、技术许可。"),
+            w["coop_modes"],
+        ),
+        _item(
+            "deadline",
+            deadline_ok,
+            _("揭榜截止时间在今后。")
+            if deadline_ok
+            else (
+                _("揭榜截止时间已过。")
+                if draft.bid_deadline is not None
+                else _("没有揭榜截止时间。")
+            ),
+            _("填写一个今后的揭榜截止时间，留出准备方案的时间。"),
+            w["deadline"],
+        ),
+        _item(
+            "ip_terms",
+            ip_chars >= MIN_IP_TERMS_CHARS,
+            _("已写明知识产权归属。")
+            if ip_chars >= MIN_IP_TERMS_CHARS
+            else _("没有写明知识产权归属。"),
+            _(
+                "写明攻关中产生的专利、软件著作权、技术秘密归谁所有，对方能否继续使用，如“新产生的知识产权归出题单位所有，揭榜方享有免费的非独占科研使用权”。"
+            ),
+            w["ip_terms"],
+        ),
+        _item(
+            "description",
+            text_chars >= MIN_NEED_TEXT_CHARS,
+            _("榜单说明与需求描述共 %(n)d 字。") % {"n": text_chars},
+            _("榜单说明和需求描述合计至少写 %(min)d 字：现状、卡在哪里、要达到什么效果。")
+            % {"min": MIN_NEED_TEXT_CHARS},
+            w["description"],
+        ),
+        _item(
+            "no_contact",
+            not contacts,
+            _("公开文字里没有联系方式。")
+            if not contacts
+            else _("公开文字里有联系方式：%(found)s。") % {"found": "、".join(contacts[:3])},
+            _("把电话、邮箱、QQ、微信从榜单名称、说明和知识产权条款里删掉，通过平台联系。"),
+            w["no_contact"],
+        ),
+        _matcher_item(view, w["matcher"]),
+    ]
+    return _report(items, view)
+
+
 def _patent_error(row: Mapping) -> str | None:
     validate = (
         validate_software_copyright_number
@@ -500,6 +628,8 @@ def quality_of(obj: Need | Result) -> dict:
 
 __all__ = [
     "PUBLISH_THRESHOLD",
+    "ChallengeDraft",
+    "challenge_quality",
     "MatcherView",
     "NeedDraft",
     "ResultDraft",

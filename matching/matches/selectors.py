@@ -6,6 +6,7 @@ from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.http import Http404
 
 from accounts.selectors import member_org_ids, user_is_staff
+from matching.catalogue.responsiveness import rank_factors
 from matching.catalogue.visibility import NeedVisibility, need_visibility
 from matching.models import Match, MatchFeedback, Need, Result
 
@@ -39,6 +40,17 @@ def matches_for_need(*, need: Need, limit: int = 20) -> QuerySet[Match]:
     )
 
 
+def _for_labs(matches) -> list[Match]:
+    """Matches in the order a lab reads them: by score, the needs of organizations that leave
+    requests unanswered a little lower (``responsiveness.rank_factor``, at most 10 %). The score
+    shown stays the stored one; only the order changes."""
+    matches = list(matches)
+    if not matches:
+        return []
+    factors = rank_factors(m.need.organization_id for m in matches)
+    return sorted(matches, key=lambda m: -m.score * factors[m.need.organization_id])
+
+
 def needs_matched_to_result(
     *, result: Result, user, limit: int = 20
 ) -> list[tuple[Match, NeedVisibility]]:
@@ -51,7 +63,7 @@ def needs_matched_to_result(
         .order_by("-score")[: limit * 3]
     )
     visible = []
-    for match in matches:
+    for match in _for_labs(matches):
         visibility = need_visibility(need=match.need, user=user)
         if visibility > NeedVisibility.NONE:
             visible.append((match, visibility))
@@ -114,7 +126,7 @@ def matched_needs_for_organization(
         .order_by("-score")[: limit * 3]
     )
     visible = []
-    for match in matches:
+    for match in _for_labs(matches):
         visibility = need_visibility(need=match.need, user=user)
         if visibility > NeedVisibility.NONE:
             visible.append((match, visibility))

@@ -15,6 +15,7 @@ from rest_framework import serializers
 from accounts.models import Organization
 from accounts.selectors import user_acts_for
 from core.api import StrictCharField
+from matching.catalogue.answers import MAX_ANSWER_DAYS
 from matching.catalogue.projections import NEED_FULL_ONLY_FIELD_ORDER, NEED_SUMMARY_FIELD_ORDER
 from matching.catalogue.quality import quality_of
 from matching.models import (
@@ -184,6 +185,13 @@ class NeedInputSerializer(serializers.Serializer):
         required=False,
         allow_null=True,
         help_text=_("有效期至（含当天）；留空则发布时定为12个月后。过期后退出匹配和公开列表。"),
+    )
+    answer_days = serializers.IntegerField(
+        min_value=1,
+        max_value=MAX_ANSWER_DAYS,
+        required=False,
+        allow_null=True,
+        help_text=_("查看全文申请的答复期限（天）；留空为平台默认。"),
     )
     contact_name = StrictCharField(max_length=32, required=False, allow_blank=True)
     contact_phone = StrictCharField(max_length=32, required=False, allow_blank=True)

@@ -60,7 +60,7 @@ def need_access_request(
         access.decline_note = ""
     if access.status == NeedAccess.Status.REQUESTED:
         # A fresh (or renewed) request: the enterprise's answer is due by this deadline.
-        access.respond_by = answers.answer_deadline(now)
+        access.respond_by = answers.answer_deadline(now, days=need.answer_days)
         access.reminded_at = None
         access.no_answer_at = None
     access.requested_by = access.requested_by or actor

@@ -50,6 +50,7 @@ NEED_EDITABLE = (
     "terms",
     "external_ref",
     "valid_until",
+    "answer_days",
 )
 RESULT_EDITABLE = (
     "title",
@@ -242,6 +243,7 @@ def _apply(obj, data: dict, editable: tuple[str, ...], errors: Errors) -> list[s
             "trl_min",
             "deadline",
             "valid_until",
+            "answer_days",
         ):
             value = _nullable(raw.strip() if isinstance(raw, str) else raw)
         elif name == "trl":
