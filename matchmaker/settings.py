@@ -153,6 +153,10 @@ CELERY_BEAT_SCHEDULE: dict = {
 # unless its owner sets another date, and days before the end its owner is reminded.
 LISTING_VALIDITY_MONTHS = env_int("LISTING_VALIDITY_MONTHS", 12)
 LISTING_EXPIRY_REMINDER_DAYS = env_int("LISTING_EXPIRY_REMINDER_DAYS", 14)
+# Contract package (challenges/contract_package.py): the TrueType font (a .ttf, or a .ttc whose first
+# face is used) the PDF draft is set in; it must hold Chinese glyphs. ``make setup`` installs this one
+# (Debian package fonts-wqy-zenhei).
+CONTRACT_PDF_FONT = env_str("CONTRACT_PDF_FONT") or "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc"
 # Coded answers (matching/catalogue/answers.py): days an enterprise has to answer an access
 # request, and how many hours before that deadline it is reminded.
 ANSWER_DEADLINE_DAYS = env_int("ANSWER_DEADLINE_DAYS", 10)
