@@ -248,3 +248,44 @@ def test_contract_type_follows_the_needs_cooperation_modes(modes, expected, subt
 def test_planned_amounts_add_up_to_the_contract_amount():
     parts = planned_amounts(Decimal("100"), [Decimal("33.33"), Decimal("33.33"), Decimal("33.34")])
     assert sum(parts) == Decimal("100") and parts[0] == Decimal("33.33")
+
+
+def _api(user):
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.force_authenticate(user)
+    return client
+
+
+def test_api_serves_the_package_to_the_parties_and_refuses_others(awarded):
+    challenge, contract, partner = awarded
+    base = f"/api/v1/contracts/{contract.uuid}"
+    listed = _api(challenge.created_by).get(f"/api/v1/challenges/{challenge.uuid}/contracts/")
+    assert [c["uuid"] for c in listed.json()] == [str(contract.uuid)]
+    winner = _api(contract.bid.created_by)
+    docx = winner.get(f"{base}/draft.docx", {"type": "service"})
+    assert docx.status_code == 200
+    text = "\n".join(p.text for p in Document(io.BytesIO(docx.content)).paragraphs)
+    assert "技术服务合同" in text and contract.organization.credit_code in "".join(
+        c.text for t in Document(io.BytesIO(docx.content)).tables for r in t.rows for c in r.cells
+    )
+    pdf = winner.get(f"{base}/draft.pdf")
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+    assert "".join(partner.name.split()) in "".join(
+        "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf.content)).pages).split()
+    )
+    xlsx = _api(UserFactory(is_staff=True)).get(f"{base}/registration.xlsx")
+    assert xlsx.status_code == 200
+    assert load_workbook(io.BytesIO(xlsx.content))["当事人"]["C2"].value == (
+        challenge.organization.credit_code
+    )
+    bad = winner.get(f"{base}/draft.docx", {"type": "joint"})
+    assert bad.status_code == 400 and "type" in bad.json()
+    outsider = _api(_member(OrganizationFactory()))
+    for path in ("draft.docx", "draft.pdf", "registration.xlsx"):
+        response = outsider.get(f"{base}/{path}")
+        assert response.status_code == 404 and response.json()["code"] == "not_found"
+    from rest_framework.test import APIClient
+
+    assert APIClient().get(f"{base}/draft.pdf").status_code in (401, 403)

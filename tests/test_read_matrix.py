@@ -594,7 +594,8 @@ NOT_A_NEED_READ: dict[str, str] = {
     **{
         name: "contract package: the two parties and staff only (tests/test_contract_package.py)"
         for name in (
-            "challenges:contract-docx challenges:contract-pdf challenges:contract-registration"
+            "challenges:contract-docx challenges:contract-pdf challenges:contract-registration "
+            "api:contract-docx api:contract-pdf api:contract-registration"
         ).split()
     },
     "notifications:center": "the user's own notifications, built by the email path above",
