@@ -575,6 +575,12 @@ class _ContractFileApi(ChallengeApiView):
 
     fmt = ""
 
+    def handle_exception(self, exc):
+        # Errors answer in the one JSON error shape, whatever ?format= or Accept asked for.
+        self.request.accepted_renderer = JSONRenderer()
+        self.request.accepted_media_type = JSONRenderer.media_type
+        return super().handle_exception(exc)
+
     def get(self, request, uuid):
         contract = selectors.contract_get_for_party(uuid=uuid, user=request.user)
         query = s.ContractFileQuerySerializer(data=request.query_params)
