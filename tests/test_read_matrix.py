@@ -587,6 +587,7 @@ NOT_A_NEED_READ: dict[str, str] = {
     # staff only (FULL everywhere anyway), 403 for everyone else (tests/test_ops_dashboard.py)
     "ops:dashboard": "staff-only aggregates, no need fields (tests/test_ops_dashboard.py)",
     "ops:export-csv": "staff-only aggregates, no need fields (tests/test_ops_dashboard.py)",
+    "ops:export-xlsx": "staff-only aggregates, no need fields (tests/test_ops_dashboard.py)",
     "api:ops-funnel": "staff-only aggregates, no need fields (tests/test_ops_dashboard.py)",
     # the contract package of an awarded bid: the challenge's terms and the winning bid, which both
     # parties read in full; the two parties and staff only, 404 for anyone else
