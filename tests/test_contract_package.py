@@ -289,3 +289,37 @@ def test_api_serves_the_package_to_the_parties_and_refuses_others(awarded):
     from rest_framework.test import APIClient
 
     assert APIClient().get(f"{base}/draft.pdf").status_code in (401, 403)
+
+
+def test_pdf_without_its_font_answers_503_and_the_other_files_still_work(client, awarded, settings):
+    challenge, contract, _partner = awarded
+    settings.CONTRACT_PDF_FONT = "/nonexistent/font.ttc"
+    response = _download(client, challenge.created_by, "contract-pdf", contract)
+    assert response.status_code == 503 and "字体" in response.content.decode()
+    assert _download(client, challenge.created_by, "contract-docx", contract).status_code == 200
+    api = _api(challenge.created_by).get(f"/api/v1/contracts/{contract.uuid}/draft.pdf")
+    assert api.status_code == 503 and api.json()["code"] == "pdf_font_missing"
+
+
+def test_xlsx_cells_are_escaped_like_csv_cells():
+    import datetime as dt
+
+    from core.spreadsheet import XlsxBook, safe_cell
+
+    book = XlsxBook()
+    sheet = book.sheet("a/b:c", ["文本", "数"])
+    rows = [
+        ["=1+1", Decimal("-5.50")],
+        ["@SUM(A1)", -3],
+        ["\x01控制字符\x1f", dt.date(2026, 1, 2)],
+        [None, True],
+    ]
+    sheet.writerows(rows)
+    loaded = load_workbook(io.BytesIO(book.to_bytes()))
+    ws = loaded["a b c"]
+    values = [[c.value for c in row] for row in ws.iter_rows(min_row=2)]
+    assert values[0] == ["'=1+1", -5.5] and values[0][0] == safe_cell("=1+1")
+    assert values[1] == ["'@SUM(A1)", -3]
+    assert values[2][0] == "控制字符" and values[2][1].date() == dt.date(2026, 1, 2)
+    assert values[3] == [None, "True"]
+    assert all(c.data_type != "f" for row in ws.iter_rows() for c in row)
