@@ -10,6 +10,9 @@ from accounts.models import ExpertProfile, Membership, Organization, User
 from core.demo import read_parts
 from taxonomy.models import Field, Region
 
+# Every demo user's email ends so (fixtures/README.md); ops.selectors.demo_data_present reads it.
+DEMO_EMAIL_DOMAIN = "@demo.example.cn"
+
 
 def _user(*, email: str, name: str, password: str, **extra) -> User:
     user = User.objects.filter(email=email).first()
@@ -24,7 +27,7 @@ def _user(*, email: str, name: str, password: str, **extra) -> User:
 def load_accounts(*, password: str) -> dict[str, int]:
     regions = {r.name: r for r in Region.objects.all()}
     admin = _user(
-        email="admin@demo.example.cn",
+        email="admin" + DEMO_EMAIL_DOMAIN,
         name="平台管理员",
         password=password,
         is_staff=True,

@@ -17,7 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import ExpertProfile, Organization
-from accounts.selectors import forget_memberships, member_org_ids, user_is_staff
+from accounts.selectors import forget_memberships, member_org_ids, user_acts_for, user_is_staff
 from challenges.models import (
     Bid,
     Challenge,
@@ -873,3 +873,35 @@ def _datetime_or_none(value) -> datetime | None:
         except ValueError:
             continue
     return None
+
+
+def contract_party_org_ids(contract: Contract) -> set[int]:
+    """The organizations party to a contract: the challenge's enterprise, the winner, and the
+    confirmed members of the winner's consortium."""
+    ids = {contract.challenge.organization_id, contract.organization_id}
+    ids.update(
+        ConsortiumMember.objects.filter(
+            bid_id=contract.bid_id, confirmed_at__isnull=False
+        ).values_list("organization_id", flat=True)
+    )
+    return ids
+
+
+def contract_get_for_party(*, uuid, user) -> Contract:
+    """A contract for the people who act for one of its parties (``user_acts_for``: members, and
+    platform staff); 404 for anyone else, so the contract's existence does not leak."""
+    try:
+        contract = Contract.objects.select_related(
+            "challenge__need__field",
+            "challenge__organization__region",
+            "organization__region",
+            "bid",
+        ).get(uuid=uuid)
+    except (Contract.DoesNotExist, ValueError, ValidationError) as exc:
+        raise Http404 from exc
+    if not any(
+        user_acts_for(user=user, organization_id=org_id)
+        for org_id in contract_party_org_ids(contract)
+    ):
+        raise Http404
+    return contract

@@ -41,6 +41,21 @@ urlpatterns = [
     ),
     path("consortium/<int:pk>/confirm/", views.consortium_confirm, name="consortium-confirm"),
     path("reviews/<uuid:uuid>/", views.review, name="review"),
+    path(
+        "contracts/<uuid:uuid>/draft.docx",
+        views.contract_file,
+        {"fmt": "docx"},
+        name="contract-docx",
+    ),
+    path(
+        "contracts/<uuid:uuid>/draft.pdf", views.contract_file, {"fmt": "pdf"}, name="contract-pdf"
+    ),
+    path(
+        "contracts/<uuid:uuid>/registration.xlsx",
+        views.contract_file,
+        {"fmt": "xlsx"},
+        name="contract-registration",
+    ),
     path("milestones/<uuid:uuid>/submit/", views.milestone_submit, name="milestone-submit"),
     path("milestones/<uuid:uuid>/decide/", views.milestone_decide, name="milestone-decide"),
 ]

@@ -16,7 +16,7 @@ from django.views.decorators.http import require_POST
 
 from accounts.models import Organization
 from accounts.selectors import member_org_ids
-from challenges import selectors, services
+from challenges import contract_package, selectors, services
 from challenges.forms import (
     AssignExpertForm,
     AttachmentForm,
@@ -516,6 +516,8 @@ def execution(request, uuid):
         and len([c for c in contracts if c.status == "active"]) > 1
         else None,
         "paid_total": sum((p.amount for c in contracts for p in c.payments.all()), 0),
+        "contract_type": contract_package.contract_type_for(challenge),
+        "contract_types": contract_package.ContractType.choices,
     }
     return _render_challenge(request, "challenges/execution.html", challenge, visibility, context)
 
@@ -829,3 +831,21 @@ def review(request, uuid):
         "editable": assignment.submitted_at is None and challenge.status == Challenge.Status.REVIEW,
     }
     return render(request, "challenges/review.html", context)
+
+
+@login_required
+def contract_file(request, uuid, fmt: str):
+    """The contract package of an awarded bid: the 技术合同 draft (DOCX, PDF) in the type derived from
+    the need or picked with ``?type=``, and the 认定登记 data (XLSX). The parties and staff only."""
+    contract = selectors.contract_get_for_party(uuid=uuid, user=request.user)
+    try:
+        rendered = contract_package.render_contract_file(contract, fmt, request.GET.get("type", ""))
+    except contract_package.FontMissing:
+        return HttpResponse(
+            _("服务器未安装生成 PDF 所需的中文字体，请联系平台管理员。"),
+            status=503,
+            content_type="text/plain; charset=utf-8",
+        )
+    response = HttpResponse(rendered.content, content_type=rendered.content_type)
+    response["Content-Disposition"] = f'attachment; filename="{rendered.filename}"'
+    return response

@@ -155,6 +155,10 @@ CELERY_BEAT_SCHEDULE: dict = {
 # unless its owner sets another date, and days before the end its owner is reminded.
 LISTING_VALIDITY_MONTHS = env_int("LISTING_VALIDITY_MONTHS", 12)
 LISTING_EXPIRY_REMINDER_DAYS = env_int("LISTING_EXPIRY_REMINDER_DAYS", 14)
+# Contract package (challenges/contract_package.py): the TrueType font (a .ttf, or a .ttc whose first
+# face is used) the PDF draft is set in; it must hold Chinese glyphs. ``make setup`` installs this one
+# (Debian package fonts-wqy-zenhei).
+CONTRACT_PDF_FONT = env_str("CONTRACT_PDF_FONT") or "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc"
 # Coded answers (matching/catalogue/answers.py): the default days to answer an access request, an
 # invitation to bid or a bid (each need and challenge may set its own), and how many hours before
 # that deadline the side that owes the answer is reminded.

@@ -21,7 +21,9 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from accounts.models import Organization
+from accounts.demo import DEMO_EMAIL_DOMAIN
+from accounts.models import Organization, User
+from challenges.contract_package import StatisticalMode, statistical_mode
 from challenges.models import (
     Bid,
     Challenge,
@@ -202,6 +204,47 @@ def money(*, filters: Filters = Filters()) -> dict:
             "paid": sum(paid.values(), Decimal(0)),
         },
     }
+
+
+def money_by_mode(*, filters: Filters = Filters()) -> dict:
+    """Contracts, committed and paid (万元, as in ``money``) by the six modes of the national
+    statistics (转让, 许可, 作价投资, 技术开发, 技术服务, 技术咨询); a contract's mode follows its
+    need's cooperation modes (``challenges.contract_package.statistical_mode``)."""
+    need_ids = filters.apply(Need.objects.filter(published_at__isnull=False)).values("pk")
+    counts: Counter = Counter()
+    committed: dict[str, Decimal] = defaultdict(Decimal)
+    paid: dict[str, Decimal] = defaultdict(Decimal)
+    mode_of: dict[int, str] = {}
+    for contract in Contract.objects.filter(challenge__need_id__in=need_ids).select_related(
+        "challenge__need"
+    ):
+        mode = statistical_mode(contract.challenge).value
+        mode_of[contract.pk] = mode
+        counts[mode] += 1
+        committed[mode] += contract.amount
+    for contract_id, amount, share in ContractMilestone.objects.filter(
+        contract_id__in=list(mode_of),
+        status=ContractMilestone.Status.ACCEPTED,
+        decided_at__isnull=False,
+    ).values_list("contract_id", "contract__amount", "milestone__share"):
+        paid[mode_of[contract_id]] += (amount * share / 100).quantize(Decimal("0.01"))
+    return {
+        "modes": [
+            {
+                "mode": key,
+                "label": str(label),
+                "contracts": counts[key],
+                "committed": committed.get(key, Decimal(0)),
+                "paid": paid.get(key, Decimal(0)),
+            }
+            for key, label in StatisticalMode.choices
+        ]
+    }
+
+
+def demo_data_present() -> bool:
+    """Demo rows are in the database (``manage.py load_demo``): the dashboard says so."""
+    return User.objects.filter(email__endswith=DEMO_EMAIL_DOMAIN).exists()
 
 
 def feedback(*, filters: Filters = Filters()) -> dict:

@@ -7,4 +7,5 @@ app_name = "ops"
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
     path("export/<slug:table>.csv", views.export_csv, name="export-csv"),
+    path("export/<slug:table>.xlsx", views.export_xlsx, name="export-xlsx"),
 ]

@@ -10,7 +10,7 @@ from django.shortcuts import render
 from django.utils.translation import gettext as _
 
 from accounts.selectors import user_is_staff
-from core.spreadsheet import csv_writer
+from core.spreadsheet import XLSX_CONTENT_TYPE, csv_writer, xlsx_bytes
 from ops import selectors
 from ops.charts import grouped_bar_chart, hbar_chart
 from ops.forms import OpsFilterForm
@@ -41,6 +41,7 @@ def dashboard(request):
     funnel = selectors.funnel(filters=filters)
     money = selectors.money(filters=filters)
     feedback = selectors.feedback(filters=filters)
+    by_mode = selectors.money_by_mode(filters=filters)
     total = funnel["total"]
     steps = funnel["steps"]
     funnel_chart = hbar_chart(
@@ -72,6 +73,14 @@ def dashboard(request):
             (_("到账金额"), [float(row["paid"]) for row in money["months"]]),
         ],
     )
+    mode_chart = grouped_bar_chart(
+        title=_("按转化方式的合同金额与到账金额（万元）"),
+        categories=[row["label"] for row in by_mode["modes"]],
+        series=[
+            (_("合同金额"), [float(row["committed"]) for row in by_mode["modes"]]),
+            (_("到账金额"), [float(row["paid"]) for row in by_mode["modes"]]),
+        ],
+    )
     feedback_chart = grouped_bar_chart(
         title=_("匹配反馈（按领域）"),
         categories=[row["field"] for row in feedback["fields"]],
@@ -101,6 +110,7 @@ def dashboard(request):
                 for row in funnel["months"]
             ],
             "money": money,
+            "by_mode": by_mode,
             "feedback": feedback,
             "feedback_rows": [
                 {**row, "share": _percent(row["interested_share"])} for row in feedback["fields"]
@@ -108,6 +118,8 @@ def dashboard(request):
             "funnel_chart": funnel_chart,
             "monthly_chart": monthly_chart,
             "money_chart": money_chart,
+            "mode_chart": mode_chart,
+            "demo": selectors.demo_data_present(),
             "feedback_chart": feedback_chart,
             "query": request.GET.urlencode(),
         },
@@ -115,7 +127,7 @@ def dashboard(request):
 
 
 def table_rows(table: str, filters: selectors.Filters) -> tuple[list[str], list[list]]:
-    """The rows of one dashboard table, as its CSV holds them."""
+    """The rows of one dashboard table, as its CSV and XLSX hold them."""
     if table == "funnel":
         funnel = selectors.funnel(filters=filters)
         steps = funnel["steps"]
@@ -131,6 +143,12 @@ def table_rows(table: str, filters: selectors.Filters) -> tuple[list[str], list[
         rows = [[r["month"], r["committed"], r["paid"]] for r in money["months"]]
         rows.append([_("合计"), money["total"]["committed"], money["total"]["paid"]])
         return header, rows
+    if table == "modes":
+        by_mode = selectors.money_by_mode(filters=filters)
+        header = [_("转化方式"), _("合同数"), _("合同金额（万元）"), _("到账金额（万元）")]
+        return header, [
+            [r["label"], r["contracts"], r["committed"], r["paid"]] for r in by_mode["modes"]
+        ]
     if table == "feedback":
         feedback = selectors.feedback(filters=filters)
         header = [_("技术领域"), _("感兴趣"), _("不相关")]
@@ -154,4 +172,13 @@ def export_csv(request, table: str):
     writer.writerow(header)
     for row in rows:
         writer.writerow(row)
+    return response
+
+
+@staff_required
+def export_xlsx(request, table: str):
+    _form, filters = _filters(request)
+    header, rows = table_rows(table, filters)
+    response = HttpResponse(xlsx_bytes(header, rows, title=table), content_type=XLSX_CONTENT_TYPE)
+    response["Content-Disposition"] = f'attachment; filename="ops-{table}.xlsx"'
     return response

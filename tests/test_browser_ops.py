@@ -7,8 +7,10 @@ import os
 
 import pytest
 
+from core.demo import DEMO_DIR
+from ops.demo import load_history
+from taxonomy.services import taxonomy_load
 from tests.factories import UserFactory
-from tests.ops_history import year_of_activity
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 PASSWORD = "pass-word-123"
@@ -16,7 +18,8 @@ PASSWORD = "pass-word-123"
 
 def test_staff_see_a_year_of_funnel_money_and_feedback_charts(page, live_server, settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-    year_of_activity()
+    taxonomy_load(path=DEMO_DIR / "taxonomy.json")
+    load_history(password=PASSWORD)
     staff = UserFactory(is_staff=True, email="ops@example.cn")
     staff.set_password(PASSWORD)
     staff.save()
@@ -30,7 +33,9 @@ def test_staff_see_a_year_of_funnel_money_and_feedback_charts(page, live_server,
     page.on("console", lambda msg: msg.type == "error" and errors.append(msg.text))
     page.goto("/ops/")
     assert page.locator("h1").inner_text() == "运营看板"
-    assert page.locator("main svg").count() == 4
+    assert page.locator("main svg").count() == 5
+    assert page.locator("[data-demo]").inner_text().startswith("演示数据")
+    assert page.locator("main svg text", has_text="作价投资").count() == 1
     assert page.locator("main svg text", has_text="需求发布").count() >= 1
     assert page.locator("main svg rect").count() > 40
     assert not errors, errors  # e.g. a Content-Security-Policy violation

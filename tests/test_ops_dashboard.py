@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.urls import reverse
+from openpyxl import load_workbook
 from rest_framework.test import APIClient
 
 from accounts.services import api_token_create
@@ -33,6 +34,11 @@ TZ = ZoneInfo("Asia/Shanghai")
 
 def at(month: int, day: int) -> datetime:
     return datetime(2026, month, day, 12, 0, tzinfo=TZ)
+
+
+@pytest.fixture(autouse=True)
+def fast_hasher(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture
@@ -166,13 +172,13 @@ def test_filter_by_field_keeps_only_that_fields_needs(history):
     )
 
 
-@pytest.mark.parametrize("route", ["ops:dashboard", "csv"])
+@pytest.mark.parametrize("route", ["ops:dashboard", "csv", "xlsx"])
 def test_only_platform_staff_open_the_dashboard(client, cast, staff, history, route):
-    url = (
-        reverse("ops:dashboard")
-        if route == "ops:dashboard"
-        else reverse("ops:export-csv", args=["funnel"])
-    )
+    url = {
+        "ops:dashboard": reverse("ops:dashboard"),
+        "csv": reverse("ops:export-csv", args=["funnel"]),
+        "xlsx": reverse("ops:export-xlsx", args=["modes"]),
+    }[route]
     assert client.get(url).status_code == 403  # anonymous
     for user in (cast.owner, cast.member, cast.outsider):
         client.force_login(user)
@@ -209,3 +215,80 @@ def test_api_funnel_for_staff_tokens_only(cast, staff, history):
     body = api.get(url).json()
     assert body["funnel"]["total"]["counts"] == selectors.funnel()["total"]["counts"]
     assert body["money"]["total"] == {"committed": "200.00", "paid": "200.00"}
+    modes = {row["mode"]: row for row in body["money_by_mode"]}
+    assert modes["development"]["committed"] == "200.00" and modes["license"]["contracts"] == 0
+
+
+def test_money_by_mode_sorts_contracts_into_the_six_modes(history):
+    """n1 asks for 合作开发 (NeedFactory): its 200 万元 contract is 技术开发, all paid. A second
+    contract on a need asking for 技术入股 only counts as 作价投资."""
+    equity = NeedFactory(field=history["field_b"], coop_modes=["equity"], published_at=at(3, 1))
+    challenge = ChallengeFactory(need=equity, published_at=at(3, 2), awarded_at=at(3, 20))
+    bid = BidFactory(challenge=challenge, submitted_at=at(3, 5))
+    contract = Contract.objects.create(
+        challenge=challenge, bid=bid, organization=bid.organization, amount=Decimal("80")
+    )
+    first = ChallengeMilestone.objects.filter(challenge=challenge).order_by("position").first()
+    ContractMilestone.objects.create(
+        contract=contract, milestone=first, status="accepted", decided_at=at(4, 1)
+    )
+    rows = {row["mode"]: row for row in selectors.money_by_mode()["modes"]}
+    assert [row["label"] for row in selectors.money_by_mode()["modes"]] == [
+        "转让",
+        "许可",
+        "作价投资",
+        "技术开发",
+        "技术服务",
+        "技术咨询",
+    ]
+    assert (rows["development"]["contracts"], rows["development"]["committed"]) == (
+        1,
+        Decimal("200"),
+    )
+    assert rows["development"]["paid"] == Decimal("200.00")
+    assert (rows["equity"]["committed"], rows["equity"]["paid"]) == (
+        Decimal("80"),
+        Decimal("24.00"),
+    )
+    assert all(rows[m]["contracts"] == 0 for m in ("transfer", "license", "service", "consulting"))
+    total = selectors.money()["total"]
+    assert sum(r["committed"] for r in rows.values()) == total["committed"]
+    assert sum(r["paid"] for r in rows.values()) == total["paid"]
+
+
+@pytest.mark.parametrize("table", ["funnel", "money", "modes", "feedback", "reasons"])
+def test_every_table_exports_as_xlsx_with_the_csv_numbers(client, staff, history, table):
+    client.force_login(staff)
+    csv_rows = list(
+        csv.reader(
+            io.StringIO(
+                client.get(reverse("ops:export-csv", args=[table])).content.decode("utf-8-sig")
+            )
+        )
+    )
+    response = client.get(reverse("ops:export-xlsx", args=[table]))
+    assert response.status_code == 200
+    assert response["Content-Disposition"] == f'attachment; filename="ops-{table}.xlsx"'
+    sheet = load_workbook(io.BytesIO(response.content)).active
+    xlsx_rows = [["" if v is None else str(v) for v in row] for row in sheet.values]
+    assert len(xlsx_rows) == len(csv_rows) and xlsx_rows[0] == csv_rows[0]
+    for got, want in zip(xlsx_rows[1:], csv_rows[1:], strict=True):
+        assert [_number(v) for v in got] == [_number(v) for v in want]
+
+
+def _number(text: str):
+    try:
+        return Decimal(text)
+    except ArithmeticError:
+        return text
+
+
+def test_xlsx_cells_never_run_as_formulas(client, staff, history):
+    history["field_a"].name = '=HYPERLINK("http://evil.example","x")'
+    history["field_a"].save()
+    client.force_login(staff)
+    response = client.get(reverse("ops:export-xlsx", args=["feedback"]))
+    sheet = load_workbook(io.BytesIO(response.content)).active
+    cells = [cell for row in sheet.iter_rows() for cell in row if "HYPERLINK" in str(cell.value)]
+    assert cells and all(c.data_type == "s" and c.value.startswith("'=") for c in cells)
+    assert client.get(reverse("ops:export-xlsx", args=["nope"])).status_code == 404

@@ -587,7 +587,18 @@ NOT_A_NEED_READ: dict[str, str] = {
     # staff only (FULL everywhere anyway), 403 for everyone else (tests/test_ops_dashboard.py)
     "ops:dashboard": "staff-only aggregates, no need fields (tests/test_ops_dashboard.py)",
     "ops:export-csv": "staff-only aggregates, no need fields (tests/test_ops_dashboard.py)",
+    "ops:export-xlsx": "staff-only aggregates, no need fields (tests/test_ops_dashboard.py)",
     "api:ops-funnel": "staff-only aggregates, no need fields (tests/test_ops_dashboard.py)",
+    # the contract package of an awarded bid: the challenge's terms and the winning bid, which both
+    # parties read in full; the two parties and staff only, 404 for anyone else
+    # (tests/test_contract_package.py)
+    **{
+        name: "contract package: the two parties and staff only (tests/test_contract_package.py)"
+        for name in (
+            "challenges:contract-docx challenges:contract-pdf challenges:contract-registration "
+            "api:contract-docx api:contract-pdf api:contract-registration"
+        ).split()
+    },
     "notifications:center": "the user's own notifications, built by the email path above",
     "notifications:preferences": "settings, no need data",
     "notifications:unsubscribe": "settings, no need data",

@@ -6,6 +6,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.models import Organization
+from challenges.contract_package import ContractType
 from challenges.models import (
     Bid,
     Challenge,
@@ -346,6 +347,15 @@ class ChallengeContractOutputSerializer(serializers.ModelSerializer):
 
 
 # --- inputs ------------------------------------------------------------------------------------------
+
+
+class ContractFileQuerySerializer(serializers.Serializer):
+    type = serializers.ChoiceField(
+        choices=ContractType.choices,
+        required=False,
+        help_text="Type of the draft; by default derived from the need's cooperation modes "
+        "(技术开发 when they say nothing or several things).",
+    )
 
 
 class ChallengeCriterionInputSerializer(serializers.Serializer):

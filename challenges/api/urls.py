@@ -63,6 +63,13 @@ urlpatterns = [
         views.ChallengeContractsApi.as_view(),
         name="challenge-contracts",
     ),
+    path("contracts/<uuid:uuid>/draft.docx", views.ContractDocxApi.as_view(), name="contract-docx"),
+    path("contracts/<uuid:uuid>/draft.pdf", views.ContractPdfApi.as_view(), name="contract-pdf"),
+    path(
+        "contracts/<uuid:uuid>/registration.xlsx",
+        views.ContractRegistrationApi.as_view(),
+        name="contract-registration",
+    ),
     path("bids/", views.BidListApi.as_view(), name="bid-list"),
     path("bids/<uuid:uuid>/", views.BidDetailApi.as_view(), name="bid-detail"),
     path("bids/<uuid:uuid>/submit/", views.BidSubmitApi.as_view(), name="bid-submit"),

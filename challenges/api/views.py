@@ -3,15 +3,19 @@ an illegal transition answers 409 and changes nothing, invalid input 400 with fi
 
 from __future__ import annotations
 
-from django.http import Http404
+from django.http import Http404, HttpResponse
+from django.utils.translation import gettext_lazy as _l
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
+from rest_framework.exceptions import APIException
+from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.models import ExpertProfile, Organization
 from accounts.selectors import member_org_ids, user_is_staff
-from challenges import selectors, services
+from challenges import contract_package, selectors, services
 from challenges.api import serializers as s
 from challenges.api.examples import BID_CREATE_REQUEST
 from challenges.models import Bid, Challenge
@@ -19,6 +23,7 @@ from challenges.selectors import NeedVisibility
 from challenges.services import TransitionError
 from core.api import Conflict
 from core.schema import by_visibility
+from core.spreadsheet import XLSX_CONTENT_TYPE
 from matching.models import Need
 
 CONFLICT = OpenApiResponse(description="Not allowed in the current state; nothing changed.")
@@ -602,3 +607,114 @@ class MilestoneRejectApi(ChallengeApiView):
             cm=cm, actor=request.user, comment=serializer.validated_data.get("comment", "")
         )
         return Response(s.ChallengeContractMilestoneOutputSerializer(cm).data)
+
+
+# --- the contract package ----------------------------------------------------------------------------
+
+
+class _FileRenderer(BaseRenderer):
+    """Passes a rendered file through; errors (dicts) go out as JSON."""
+
+    charset = None
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        if isinstance(data, bytes):
+            return data
+        return JSONRenderer().render(data)
+
+
+class DocxRenderer(_FileRenderer):
+    media_type = contract_package.DOCX_CONTENT_TYPE
+    format = "docx"
+
+
+class PdfRenderer(_FileRenderer):
+    media_type = "application/pdf"
+    format = "pdf"
+
+
+class XlsxRenderer(_FileRenderer):
+    media_type = XLSX_CONTENT_TYPE
+    format = "xlsx"
+
+
+class ContractFileUnavailable(APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = _l("服务器未安装生成 PDF 所需的中文字体，请联系平台管理员。")
+    default_code = "pdf_font_missing"
+
+
+class _ContractFileApi(ChallengeApiView):
+    """One file of an awarded bid's contract package; the two parties and platform staff only (404
+    for anyone else)."""
+
+    fmt = ""
+
+    def handle_exception(self, exc):
+        # Errors answer in the one JSON error shape, whatever ?format= or Accept asked for.
+        self.request.accepted_renderer = JSONRenderer()
+        self.request.accepted_media_type = JSONRenderer.media_type
+        return super().handle_exception(exc)
+
+    def get(self, request, uuid):
+        contract = selectors.contract_get_for_party(uuid=uuid, user=request.user)
+        query = s.ContractFileQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        try:
+            rendered = contract_package.render_contract_file(
+                contract, self.fmt, query.validated_data.get("type", "")
+            )
+        except contract_package.FontMissing as exc:
+            raise ContractFileUnavailable from exc
+        response = HttpResponse(rendered.content, content_type=rendered.content_type)
+        response["Content-Disposition"] = f'attachment; filename="{rendered.filename}"'
+        return response
+
+
+def _file_schema(summary, media_type: str, description):
+    return extend_schema(
+        summary=summary,
+        parameters=[s.ContractFileQuerySerializer],
+        responses={
+            (200, media_type): OpenApiResponse(OpenApiTypes.BINARY, description=description)
+        },
+    )
+
+
+class ContractDocxApi(_ContractFileApi):
+    fmt = "docx"
+    renderer_classes = [JSONRenderer, DocxRenderer]
+
+    @_file_schema(
+        _l("技术合同草稿（DOCX）"),
+        DocxRenderer.media_type,
+        _l("按需求合作方式（或 type 参数）起草的技术合同草稿；平台未掌握的内容为“（待填写）”。"),
+    )
+    def get(self, request, uuid):
+        return super().get(request, uuid)
+
+
+class ContractPdfApi(_ContractFileApi):
+    fmt = "pdf"
+    renderer_classes = [JSONRenderer, PdfRenderer]
+
+    @_file_schema(
+        _l("技术合同草稿（PDF）"),
+        PdfRenderer.media_type,
+        _l("与 DOCX 草稿内容相同的 PDF。"),
+    )
+    def get(self, request, uuid):
+        return super().get(request, uuid)
+
+
+class ContractRegistrationApi(_ContractFileApi):
+    fmt = "xlsx"
+    renderer_classes = [JSONRenderer, XlsxRenderer]
+
+    @_file_schema(
+        _l("技术合同认定登记信息（XLSX）"),
+        XlsxRenderer.media_type,
+        _l("当事人、合同类型、金额、技术交易额与里程碑，供技术合同认定登记。"),
+    )
+    def get(self, request, uuid):
+        return super().get(request, uuid)

@@ -16,12 +16,14 @@ class IsPlatformStaff(BasePermission):
 
 
 class FunnelView(APIView):
-    """The operator dashboard's numbers (funnel, money, match feedback); platform staff only.
+    """The operator dashboard's numbers (funnel, money, money by mode, match feedback); platform staff only.
     Filters: ``field``, ``region`` (ids) and ``org_kind``, as on ``/ops/``."""
 
     permission_classes = [IsPlatformStaff]
 
-    @extend_schema(responses={200: OpenApiResponse(description="funnel, money and feedback")})
+    @extend_schema(
+        responses={200: OpenApiResponse(description="funnel, money, money by mode and feedback")}
+    )
     def get(self, request):
         filters = OpsFilterForm(request.query_params or None).filters()
         money = selectors.money(filters=filters)
@@ -35,6 +37,10 @@ class FunnelView(APIView):
                     ],
                     "total": {k: str(v) for k, v in money["total"].items()},
                 },
+                "money_by_mode": [
+                    {**row, "committed": str(row["committed"]), "paid": str(row["paid"])}
+                    for row in selectors.money_by_mode(filters=filters)["modes"]
+                ],
                 "feedback": selectors.feedback(filters=filters),
             }
         )
