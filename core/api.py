@@ -63,6 +63,23 @@ class StrictCharField(serializers.CharField):
         return super().to_internal_value(data)
 
 
+class RowSerializer(serializers.Serializer):
+    """One row of a list that replaces the stored rows (indicators, milestones, consortium members):
+    complete in a ``PATCH`` too. DRF lets a partial request skip every missing required field, a
+    nested row's included, which would hand the service half a row."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, Mapping) and getattr(self.root, "partial", False):
+            missing = {
+                name: [field.error_messages["required"]]
+                for name, field in self.fields.items()
+                if field.required and not field.read_only and field.field_name not in data
+            }
+            if missing:
+                raise exceptions.ValidationError(missing)
+        return super().to_internal_value(data)
+
+
 class Conflict(exceptions.APIException):
     status_code = status.HTTP_409_CONFLICT
     default_detail = "This action is not allowed in the object's current state."

@@ -13,7 +13,7 @@ api_v1 = [
     path("", include("notifications.api.urls")),
     path("", include("ops.api.urls")),
     # Last: an unknown path or a malformed id is a JSON 404, like every other API error.
-    re_path(r"^.*$", api_not_found),
+    re_path(r"^[\s\S]*$", api_not_found),  # any character, a newline too
 ]
 
 urlpatterns = [

@@ -179,3 +179,40 @@ def test_challenge_items_say_which_shape_they_are():
     assert set(item["discriminator"]["mapping"]) == {"summary", "full"}
     # The title is ASCII: client generators derive the package name from it.
     assert schema["info"]["title"].isascii()
+
+
+def test_a_row_of_a_replaced_list_is_complete_in_a_patch_too(db):
+    """PATCH replaces a bid's consortium or a need's indicators; a row missing a required field is
+    a 400 naming it, not half a row handed to the service (a 500 before)."""
+    from rest_framework.test import APIClient
+
+    from tests.factories import BidFactory
+
+    bid = BidFactory()
+    api = APIClient()
+    api.force_authenticate(bid.created_by)
+    response = api.patch(
+        f"/api/v1/bids/{bid.uuid}/",
+        {"team": "新团队", "consortium": [{"role": "联合研发", "share": "30"}]},
+        format="json",
+    )
+    assert response.status_code == 400
+    # DRF reports a list's invalid rows by their index.
+    assert response.json() == {"consortium": {"0": {"organization": ["该字段是必填项。"]}}}
+    bid.refresh_from_db()
+    assert bid.team != "新团队"
+
+    need = bid.challenge.need
+    api.force_authenticate(need.created_by)
+    response = api.patch(
+        f"/api/v1/needs/{need.uuid}/", {"indicators": [{"unit": "%"}]}, format="json"
+    )
+    assert response.status_code == 400
+    assert set(response.json()["indicators"]["0"]) >= {"name", "target"}
+
+
+def test_a_path_with_a_newline_is_a_json_404(client):
+    for url in ("/api/v1/organizations/X%0A%C2%89/", "/api/v1/challenges/a%0Ab/downselect/"):
+        response = client.patch(url, "-", content_type="application/json")
+        assert response.status_code == 404
+        assert response.json()["code"] == "not_found"

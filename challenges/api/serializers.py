@@ -19,7 +19,7 @@ from challenges.models import (
     RubricCriterion,
     Score,
 )
-from core.api import StrictCharField
+from core.api import RowSerializer, StrictCharField
 from core.limits import LONG_TEXT, PARAGRAPH
 from matching.catalogue.answers import MAX_ANSWER_DAYS, DeclineReason
 from matching.catalogue.api.serializers import QualityOutputSerializer
@@ -358,13 +358,13 @@ class ContractFileQuerySerializer(serializers.Serializer):
     )
 
 
-class ChallengeCriterionInputSerializer(serializers.Serializer):
+class ChallengeCriterionInputSerializer(RowSerializer):
     name = StrictCharField(max_length=32)
     weight = serializers.IntegerField(min_value=1, max_value=100)
     description = StrictCharField(max_length=200, required=False, allow_blank=True)
 
 
-class ChallengeMilestoneInputSerializer(serializers.Serializer):
+class ChallengeMilestoneInputSerializer(RowSerializer):
     name = StrictCharField(max_length=64)
     deliverable = StrictCharField(max_length=200)
     indicator_id = serializers.IntegerField(required=False, allow_null=True)
@@ -448,25 +448,25 @@ class ChallengeDownselectInputSerializer(serializers.Serializer):
     reason = StrictCharField(max_length=PARAGRAPH)
 
 
-class ChallengeIndicatorResponseInputSerializer(serializers.Serializer):
+class ChallengeIndicatorResponseInputSerializer(RowSerializer):
     indicator_id = serializers.IntegerField()
     approach = StrictCharField(max_length=PARAGRAPH)
     expected_value = StrictCharField(max_length=64, required=False, allow_blank=True)
 
 
-class ChallengeBudgetItemInputSerializer(serializers.Serializer):
+class ChallengeBudgetItemInputSerializer(RowSerializer):
     item = StrictCharField(max_length=64)
     amount = serializers.DecimalField(max_digits=10, decimal_places=2, min_value=0)
     note = StrictCharField(max_length=200, required=False, allow_blank=True)
 
 
-class ChallengeScheduleInputSerializer(serializers.Serializer):
+class ChallengeScheduleInputSerializer(RowSerializer):
     milestone_id = serializers.IntegerField()
     planned_date = serializers.DateField()
     plan = StrictCharField(required=False, allow_blank=True, max_length=PARAGRAPH)
 
 
-class ChallengeConsortiumInputSerializer(serializers.Serializer):
+class ChallengeConsortiumInputSerializer(RowSerializer):
     organization = serializers.SlugRelatedField(
         slug_field="uuid", queryset=Organization.objects.all()
     )
@@ -497,7 +497,7 @@ class ChallengeAssignInputSerializer(serializers.Serializer):
     expert = serializers.IntegerField(help_text="Id of the expert profile.")
 
 
-class ChallengeScoreInputSerializer(serializers.Serializer):
+class ChallengeScoreInputSerializer(RowSerializer):
     bid = serializers.UUIDField()
     criterion = serializers.IntegerField()
     value = serializers.IntegerField(min_value=0, max_value=100, allow_null=True)

@@ -14,7 +14,7 @@ from rest_framework import serializers
 
 from accounts.models import Organization
 from accounts.selectors import user_acts_for
-from core.api import StrictCharField
+from core.api import RowSerializer, StrictCharField
 from matching.catalogue.answers import MAX_ANSWER_DAYS
 from matching.catalogue.projections import NEED_FULL_ONLY_FIELD_ORDER, NEED_SUMMARY_FIELD_ORDER
 from matching.catalogue.quality import quality_of
@@ -139,7 +139,7 @@ def _coop_modes(**kwargs) -> serializers.ListField:
 # --- needs ------------------------------------------------------------------------------------------
 
 
-class IndicatorInputSerializer(serializers.Serializer):
+class IndicatorInputSerializer(RowSerializer):
     id = serializers.IntegerField(
         required=False,
         help_text=_("要修改的指标的 id（见需求详情）；省略时按内容、名称和顺序对应。"),
@@ -266,7 +266,7 @@ class NeedOutputSerializer(QualityFieldMixin, serializers.ModelSerializer):
 # --- results ----------------------------------------------------------------------------------------
 
 
-class PatentInputSerializer(serializers.Serializer):
+class PatentInputSerializer(RowSerializer):
     number = StrictCharField(max_length=32)
     kind = serializers.ChoiceField(choices=Patent.Kind.choices, default=Patent.Kind.INVENTION)
     status = serializers.ChoiceField(choices=Patent.Status.choices, default=Patent.Status.PENDING)
