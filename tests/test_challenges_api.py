@@ -223,6 +223,8 @@ def test_expert_scores_hidden_from_peers_until_submitted_over_the_api():
         ranking = enterprise.get(f"/api/v1/challenges/{challenge.uuid}/ranking/").json()
         # 70×30% + 71×30% + 72×20% + 73×20% = 21 + 21.3 + 14.4 + 14.6 = 71.30
         assert ranking[0]["total"] == "71.30"
+        # The working ranking says which of the two documented row shapes it is.
+        assert {row["view"] for row in ranking} == {"review"}
 
 
 def test_conflicted_expert_is_blocked_over_the_api():

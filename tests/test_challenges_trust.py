@@ -514,7 +514,7 @@ def test_after_the_award_outsiders_see_only_the_winners(client):
         first.organization.name,
         second.organization.name,
     }
-    assert all(r["score"] is None and r["rank"] is None for r in rows)
+    assert all(r["score"] is None and r["rank"] is None and r["view"] == "result" for r in rows)
 
     for party in (loser.created_by, assignment.expert.user, UserFactory(is_staff=True)):
         client.force_login(party)
@@ -870,6 +870,8 @@ def summary_world():
         routes[name] = kwargs["milestone"]
     for name in ("submit", "accept", "reject"):
         routes[f"api:milestone-{name}"] = kwargs["milestone"]
+    for name in ("contract-docx", "contract-pdf", "contract-registration"):
+        routes[f"challenges:{name}"] = {"uuid": cm.contract.uuid}
     invited = OrganizationFactory()
     services.challenge_invite(challenge=open_, organization=invited, actor=open_.created_by)
     viewers = {

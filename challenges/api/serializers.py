@@ -285,6 +285,9 @@ class ChallengeScoresOutputSerializer(serializers.Serializer):
 
 
 class ChallengeRankingRowOutputSerializer(serializers.Serializer):
+    """The enterprise's working ranking during review (``challenges.selectors.challenge_ranking``)."""
+
+    view = serializers.SerializerMethodField()
     bid = serializers.UUIDField(source="bid.uuid")
     organization_name = StrictCharField(source="bid.organization.name")
     total = serializers.DecimalField(max_digits=6, decimal_places=2, allow_null=True)
@@ -293,16 +296,25 @@ class ChallengeRankingRowOutputSerializer(serializers.Serializer):
     )
     outliers = ChallengeScoreOutputSerializer(many=True)
 
+    @extend_schema_field(serializers.ChoiceField(choices=["review"]))
+    def get_view(self, row) -> str:
+        return "review"
+
 
 class ChallengePublicRankingRowOutputSerializer(serializers.Serializer):
     """A row of ``challenges.selectors.award_result_for_viewer``: the parties get every ranked bid;
     anyone else only the winners, with ``bid``, ``rank`` and ``score`` null."""
 
+    view = serializers.SerializerMethodField()
     bid = serializers.UUIDField(allow_null=True)
     organization_name = StrictCharField()
     rank = serializers.IntegerField(allow_null=True)
     score = serializers.DecimalField(max_digits=6, decimal_places=2, allow_null=True)
     outcome = StrictCharField(help_text=" | ".join(Bid.Outcome.values))
+
+    @extend_schema_field(serializers.ChoiceField(choices=["result"]))
+    def get_view(self, row) -> str:
+        return "result"
 
 
 class ChallengeContractMilestoneOutputSerializer(serializers.ModelSerializer):

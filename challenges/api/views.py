@@ -6,7 +6,7 @@ from __future__ import annotations
 from django.http import Http404, HttpResponse
 from django.utils.translation import gettext_lazy as _l
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, PolymorphicProxySerializer, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import APIException
 from rest_framework.renderers import BaseRenderer, JSONRenderer
@@ -475,7 +475,15 @@ class ChallengeRankingApi(ChallengeApiView):
     @extend_schema(
         summary="Weighted ranking: the enterprise sees totals and outliers; after the award the "
         "bidders, experts and staff see every ranked bid, anyone else only the winners",
-        responses=s.ChallengePublicRankingRowOutputSerializer(many=True),
+        responses=PolymorphicProxySerializer(
+            component_name="ChallengeRankingRow",
+            serializers={
+                "review": s.ChallengeRankingRowOutputSerializer,
+                "result": s.ChallengePublicRankingRowOutputSerializer,
+            },
+            resource_type_field_name="view",
+            many=True,
+        ),
     )
     def get(self, request, uuid):
         challenge, _v = _challenge(request, uuid)
