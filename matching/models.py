@@ -508,6 +508,7 @@ from matching.matcher.models import (  # noqa: E402
     LexicalDocument,
     LexicalTerm,
     ObjectKind,
+    ReindexBatch,
 )
 from matching.matches.models import Match, MatchFeedback  # noqa: E402
 
@@ -526,6 +527,7 @@ __all__ = [
     "NeedIndicator",
     "ObjectKind",
     "Patent",
+    "ReindexBatch",
     "Result",
     "trl_stage",
 ]

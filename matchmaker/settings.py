@@ -195,10 +195,22 @@ if (
 # Queues. Email has its own queue and worker so that a burst of emails (a digest run, a busy
 # challenge) never delays matching; everything else uses the default queue. `make run` and
 # docker-compose start one worker per queue; /healthz checks that each queue has a consumer.
+# A full rebuild of the matcher's indexes (matching/matcher/reindex.py) is split into batch tasks on
+# the `reindex` queue: any number of worker processes or machines consuming it share the rebuild,
+# while live matching (publish → matches) keeps the default queue and its own workers.
 CELERY_TASK_DEFAULT_QUEUE = "celery"
 CELERY_MAIL_QUEUE = "mail"
-CELERY_TASK_ROUTES = {"notifications.*": {"queue": CELERY_MAIL_QUEUE}}
-WORKER_QUEUES = (CELERY_TASK_DEFAULT_QUEUE, CELERY_MAIL_QUEUE)
+CELERY_REINDEX_QUEUE = "reindex"
+CELERY_TASK_ROUTES = {
+    "notifications.*": {"queue": CELERY_MAIL_QUEUE},
+    "matching.reindex_*": {"queue": CELERY_REINDEX_QUEUE},
+    "matching.ensure_index_current": {"queue": CELERY_REINDEX_QUEUE},
+}
+WORKER_QUEUES = (CELERY_TASK_DEFAULT_QUEUE, CELERY_MAIL_QUEUE, CELERY_REINDEX_QUEUE)
+# Objects per rebuild batch (one task), and how long a batch's claim holds before another worker
+# may take it over (its worker died); keep the lease above the task time limit.
+REINDEX_BATCH_SIZE = env_int("REINDEX_BATCH_SIZE", 256)
+REINDEX_BATCH_LEASE = env_int("REINDEX_BATCH_LEASE", CELERY_TASK_TIME_LIMIT + 60)
 # Load the embedding model when a worker's pool process starts (off for the mail worker).
 WORKER_PRELOAD_MODEL = env_bool("WORKER_PRELOAD_MODEL", True)
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
