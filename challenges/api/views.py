@@ -17,7 +17,7 @@ from challenges.api.examples import BID_CREATE_REQUEST
 from challenges.models import Bid, Challenge
 from challenges.selectors import NeedVisibility
 from challenges.services import TransitionError
-from core.api import Conflict
+from core.api import Conflict, Representer
 from matching.models import Need
 
 CONFLICT = OpenApiResponse(description="Not allowed in the current state; nothing changed.")
@@ -38,12 +38,14 @@ def _challenge(request, uuid, *, manage: bool = False, minimum=NeedVisibility.SU
     )
 
 
-def _challenge_data(challenge, visibility) -> dict:
-    """The challenge as ``visibility`` allows, from its one projection."""
+def _challenge_data(challenge, visibility, represent: Representer | None = None) -> dict:
+    """The challenge as ``visibility`` allows, from its one projection (``represent``: one per
+    list, so each serializer is built once)."""
+    represent = represent or Representer()
     public = selectors.challenge_public_fields(challenge=challenge, visibility=visibility)
     if public.full:
-        return s.ChallengeOutputSerializer(public).data
-    return s.ChallengeSummaryOutputSerializer(public).data
+        return represent(s.ChallengeOutputSerializer, public)
+    return represent(s.ChallengeSummaryOutputSerializer, public)
 
 
 def _bid_data(bid: Bid) -> dict:
@@ -60,7 +62,8 @@ class ChallengeListApi(ChallengeApiView):
     )
     def get(self, request):
         rows = selectors.challenge_list_open(user=request.user)
-        return Response([_challenge_data(c, v) for c, v in rows])
+        represent = Representer()
+        return Response([_challenge_data(c, v, represent) for c, v in rows])
 
     @extend_schema(
         summary="Create a draft challenge from one of the user's published needs",
@@ -95,7 +98,8 @@ class MyChallengesApi(ChallengeApiView):
         rows = selectors.challenges_of_enterprise(user=request.user).prefetch_related(
             "indicators", "criteria", "milestones", "eligible_regions"
         )
-        return Response([_challenge_data(c, NeedVisibility.FULL) for c in rows])
+        represent = Representer()
+        return Response([_challenge_data(c, NeedVisibility.FULL, represent) for c in rows])
 
 
 class ChallengeDetailApi(ChallengeApiView):
