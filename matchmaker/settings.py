@@ -213,6 +213,9 @@ REINDEX_BATCH_SIZE = env_int("REINDEX_BATCH_SIZE", 256)
 REINDEX_BATCH_LEASE = env_int("REINDEX_BATCH_LEASE", CELERY_TASK_TIME_LIMIT + 60)
 # Load the embedding model when a worker's pool process starts (off for the mail worker).
 WORKER_PRELOAD_MODEL = env_bool("WORKER_PRELOAD_MODEL", True)
+# Load the embedding model in each gunicorn worker when it starts (gunicorn.conf.py), so the first
+# ad-hoc match (POST /api/v1/match/ encodes its text in the web process) does not pay for it.
+WEB_PRELOAD_MODEL = env_bool("WEB_PRELOAD_MODEL", True)
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 

@@ -45,12 +45,7 @@ class Command(BaseCommand):
                         "matchmaker.wsgi",
                         "--bind",
                         bind,
-                        "--workers",
-                        "2",
-                        "--threads",
-                        "4",
-                        "--timeout",
-                        "120",
+                        # workers, threads, timeout and the model preload: gunicorn.conf.py
                         "--access-logfile",
                         "-",
                     ],
