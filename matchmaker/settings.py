@@ -342,6 +342,12 @@ SPECTACULAR_SETTINGS = {
 MATCHER_DEFAULT_MODEL_DIR = VAR_DIR / "models" / "default"
 MATCHER_MODEL = env_str("MATCHER_MODEL") or str(MATCHER_DEFAULT_MODEL_DIR)
 MATCHER_MIN_SCORE = env_float("MATCHER_MIN_SCORE", 0.0)
+# Cut texts to this many tokens before embedding (unset: the model's own length, 128 for the
+# default). Another length makes another model id (":tok<N>"), so a new index version is built and
+# stored vectors of different lengths never mix. Shorter is faster (bench/bench_encode.py).
+EMBEDDING_MAX_TOKENS = env_int("EMBEDDING_MAX_TOKENS", 0) or None
+if EMBEDDING_MAX_TOKENS is not None and not 8 <= EMBEDDING_MAX_TOKENS <= 512:
+    raise ImproperlyConfigured("EMBEDDING_MAX_TOKENS must be between 8 and 512")
 # maintenance_work_mem for building a version's HNSW indexes (a PostgreSQL memory size).
 MATCHER_INDEX_BUILD_MEMORY = env_str("MATCHER_INDEX_BUILD_MEMORY") or "1GB"
 
