@@ -974,30 +974,6 @@ def main() -> None:
 # --- 6. Fanned-out reindex: worker processes sharing the `reindex` queue ----------------------------
 
 
-@contextlib.contextmanager
-def _private_redis() -> Iterator[str]:
-    """A Redis of our own, with this process's Celery app and settings pointed at it."""
-    from django.conf import settings
-
-    from matchmaker.celery import app
-    from matchmaker.embedded import free_port, start_redis
-
-    redis_dir = Path(tempfile.mkdtemp(prefix="mm-bench-matcher-redis-"))
-    redis_port = free_port()
-    redis_proc = start_redis(redis_dir, redis_port)
-    redis_url = f"redis://127.0.0.1:{redis_port}/0"
-    old = (settings.REDIS_URL, app.conf.broker_url, app.conf.result_backend)
-    settings.REDIS_URL = app.conf.broker_url = app.conf.result_backend = redis_url
-    try:
-        yield redis_url
-    finally:
-        settings.REDIS_URL, app.conf.broker_url, app.conf.result_backend = old
-        app.close()
-        if redis_proc is not None:
-            redis_proc.terminate()
-            redis_proc.wait(timeout=10)
-
-
 def _start_reindex_workers(env: dict, count: int, log_dir: Path) -> list[subprocess.Popen]:
     """``count`` worker processes (concurrency 1 each) consuming only the ``reindex`` queue."""
     from django.conf import settings
@@ -1084,7 +1060,7 @@ def bench_fanout() -> dict:
     real = corpus.dev_results()
     rows = []
     log_dir = Path(tempfile.mkdtemp(prefix="mm-bench-fanout-"))
-    with _private_redis() as redis_url:
+    with corpus.private_redis() as redis_url:
         env = {
             **os.environ,
             "DATABASE_URL": corpus.database_url(connection.settings_dict),
