@@ -168,3 +168,17 @@ def _now():
     from django.utils import timezone
 
     return timezone.now()
+
+
+def test_reindex_command_inline_status_and_no_worker(db, capsys):
+    from django.core.management import CommandError, call_command
+
+    make_corpus(results=3, needs=1)
+    call_command("reindex", "--inline", "--batch-size", "2")
+    assert "'needs_matched': 1" in capsys.readouterr().out
+    call_command("reindex", "--status")
+    status = capsys.readouterr().out
+    assert "'index': {'batches': 3, 'done': 3, 'running': 0, 'computed': 4}" in status
+    # Fanning out needs a worker on the `reindex` queue (none runs in this test).
+    with pytest.raises(CommandError, match="reindex"):
+        call_command("reindex")
