@@ -182,3 +182,22 @@ def test_reindex_command_inline_status_and_no_worker(db, capsys):
     # Fanning out needs a worker on the `reindex` queue (none runs in this test).
     with pytest.raises(CommandError, match="reindex"):
         call_command("reindex")
+
+
+def test_a_batch_that_fails_is_given_back_for_its_retry(db, monkeypatch):
+    make_corpus(results=2, needs=0)
+    version = indexing.version_for_current_model()
+    (batch_id,) = reindex.plan_index(version, batch_size=2)
+
+    def broken(kind, docs, **kwargs):
+        raise ConnectionError("database went away")
+
+    monkeypatch.setattr(indexing, "index_docs", broken)
+    with pytest.raises(ConnectionError):
+        reindex.run_batch(batch_id, worker="w1")
+    batch = ReindexBatch.objects.get(pk=batch_id)
+    assert (batch.claimed_at, batch.done_at, batch.attempts) == (None, None, 1)
+
+    monkeypatch.undo()
+    assert reindex.run_batch(batch_id, worker="w1")["computed"] == 2
+    assert ReindexBatch.objects.get(pk=batch_id).attempts == 2

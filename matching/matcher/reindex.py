@@ -171,10 +171,17 @@ def run_batch(batch_id: int, *, worker: str = "") -> dict:
     batch = _claim(batch_id, worker)
     if batch is None:
         return {"batch": batch_id, "skipped": True}
-    if batch.stage == Stage.INDEX:
-        computed = _index_ids(batch.kind, list(batch.object_ids))
-    else:
-        computed = _match_ids(list(batch.object_ids))
+    try:
+        if batch.stage == Stage.INDEX:
+            computed = _index_ids(batch.kind, list(batch.object_ids))
+        else:
+            computed = _match_ids(list(batch.object_ids))
+    except Exception:
+        # Give the batch back at once, so the task's retry (or another worker) can claim it.
+        ReindexBatch.objects.filter(pk=batch.pk, claim_token=batch.claim_token).update(
+            claimed_at=None, claimed_by="", claim_token=""
+        )
+        raise
     ReindexBatch.objects.filter(pk=batch.pk, claim_token=batch.claim_token).update(
         done_at=timezone.now(), computed=computed
     )
