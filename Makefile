@@ -10,7 +10,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: setup run test lint bench api-fuzz apt venv model clean-var
+.PHONY: setup run test lint bench api-fuzz api-fuzz-live apt venv model clean-var
 
 setup: apt $(STAMP) model
 	DEBUG=1 $(PY) manage.py compilemessages --ignore=.venv -v 0
@@ -64,6 +64,11 @@ bench: setup
 # phase (make test runs it with 5). Against the test database, never a live one.
 api-fuzz: setup
 	API_FUZZ_EXAMPLES=$${API_FUZZ_EXAMPLES:-100} DEBUG=1 $(PY) -m pytest -n 2 -q tests/test_api_contract.py $(PYTEST_ARGS)
+
+# The same checks with the Schemathesis CLI against a live stack (as `make run`, demo data) started in
+# a scratch directory, one token per demo role; last line JSON totals (docs/benchmarks.md).
+api-fuzz-live: setup
+	$(PY) scripts/api_fuzz_live.py --examples $${API_FUZZ_EXAMPLES:-100}
 
 clean-var:
 	rm -rf var

@@ -5,8 +5,9 @@ from collections.abc import Mapping
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, JsonResponse
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.csrf import csrf_exempt
-from rest_framework import exceptions, parsers, status
+from rest_framework import exceptions, parsers, serializers, status
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from core.text import unstorable_fields, unstorable_text_message
@@ -47,6 +48,19 @@ def _messages(detail) -> list[str]:
     if isinstance(detail, list):
         return [message for item in detail for message in _messages(item)]
     return [str(detail)]
+
+
+class StrictCharField(serializers.CharField):
+    """Text input that must be JSON text: DRF's ``CharField`` turns ``0`` or ``1.5`` into ``"0"`` and
+    ``"1.5"``, so a client that sends a number where the schema says string would never learn of its
+    mistake. Form and multipart bodies carry only text, so they are unaffected."""
+
+    default_error_messages = {"invalid": _("请填写文本，而不是数字或其他类型。")}
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
 
 
 class Conflict(exceptions.APIException):

@@ -23,6 +23,7 @@ from __future__ import annotations
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
 from drf_spectacular.plumbing import ResolvedComponent
+from drf_spectacular.utils import PolymorphicProxySerializer
 from rest_framework import permissions, serializers
 
 
@@ -183,3 +184,15 @@ class AutoSchema(SpectacularAutoSchema):
                 }
             }
         return response
+
+
+def by_visibility(component_name: str, *, summary, full, many: bool = False):
+    """An item a viewer sees either by its summary or in full: one of the two shapes, told apart by
+    its ``visibility`` field (each serializer declares it as a one-value enum, so a full item does
+    not also validate as a summary)."""
+    return PolymorphicProxySerializer(
+        component_name=component_name,
+        serializers={"summary": summary, "full": full},
+        resource_type_field_name="visibility",
+        many=many,
+    )

@@ -313,13 +313,16 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {
         "user": env_str("API_THROTTLE_USER") or "600/minute",
         "anon": env_str("API_THROTTLE_ANON") or "60/minute",
+        "bulk": env_str("API_THROTTLE_BULK") or "60/hour",
     },
     "EXCEPTION_HANDLER": "core.api.exception_handler",
 }
 SPECTACULAR_SETTINGS = {
-    "TITLE": "技术转移撮合平台 API",
-    "DESCRIPTION": "Needs, results, capability profiles, matches and challenges for provincial platforms "
-    "and enterprise systems. Authenticate with `Authorization: Token <key>`.",
+    # ASCII: client generators make the package name from the title (openapi-python-client would
+    # otherwise write a package name pip cannot install).
+    "TITLE": "Tech Transfer Matchmaking API",
+    "DESCRIPTION": "技术转移撮合平台 API. Needs, results, capability profiles, matches and challenges for "
+    "provincial platforms and enterprise systems. Authenticate with `Authorization: Token <key>`.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
@@ -335,6 +338,9 @@ SPECTACULAR_SETTINGS = {
         "CoopModeEnum": "matching.models.CoopMode",
         "ImportStatusEnum": "matching.catalogue.api.serializers.IMPORT_STATUS_CHOICES",
         "OrganizationKindEnum": "accounts.models.Organization.Kind",
+        # The discriminator of items seen by their summary or in full (core.schema.by_visibility).
+        "VisibilitySummaryEnum": ["summary"],
+        "VisibilityFullEnum": ["full"],
     },
 }
 

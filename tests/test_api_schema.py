@@ -124,3 +124,58 @@ def test_swagger_shows_examples_of_the_main_calls():
         (example,) = content["examples"].values()
         assert example["value"]
     assert need["examples"]["发布一条技术需求（草稿）"]["value"]["field"] == "new_energy.batteries"
+
+
+def test_a_number_where_the_schema_says_text_is_refused_and_changes_nothing(db):
+    """DRF would read ``0`` as ``"0"``; a client sending the wrong type learns of it (issue 13)."""
+    from rest_framework.test import APIClient
+
+    from matching.models import MatchFeedback
+    from tests.factories import MatchFactory, MembershipFactory, NeedFactory, RegionFactory
+
+    need = NeedFactory()
+    user = MembershipFactory(organization=need.organization).user
+    match = MatchFactory(need=need)
+    RegionFactory(name="江苏省")
+    api = APIClient()
+    api.force_authenticate(user)
+
+    response = api.post(
+        f"/api/v1/matches/{match.pk}/feedback/",
+        {"verdict": "interested", "comment": 1},
+        format="json",
+    )
+    assert response.status_code == 400
+    assert list(response.json()) == ["comment"]
+    assert not MatchFeedback.objects.exists()
+
+    response = api.post("/api/v1/match/", {"text": "锂电池正极材料", "region": 0}, format="json")
+    assert response.status_code == 400
+    assert list(response.json()) == ["region"]
+
+    # An empty related field is not "clear it": null is, as the schema says.
+    before = need.region_id
+    response = api.patch(f"/api/v1/needs/{need.uuid}/", {"region": ""}, format="json")
+    assert response.status_code == 400
+    assert list(response.json()) == ["region"]
+    need.refresh_from_db()
+    assert need.region_id == before
+    response = api.patch(f"/api/v1/needs/{need.uuid}/", {"region": "江苏省"}, format="json")
+    assert response.status_code == 200, response.json()
+    assert response.json()["region"] == "江苏省"
+    response = api.patch(f"/api/v1/needs/{need.uuid}/", {"region": None}, format="json")
+    assert response.status_code == 200
+    assert response.json()["region"] is None
+
+
+def test_challenge_items_say_which_shape_they_are():
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    listed = schema["paths"]["/api/v1/challenges/"]["get"]["responses"]["200"]["content"]
+    assert listed["application/json"]["schema"]["items"] == {
+        "$ref": "#/components/schemas/ChallengeItem"
+    }
+    item = schema["components"]["schemas"]["ChallengeItem"]
+    assert item["discriminator"]["propertyName"] == "visibility"
+    assert set(item["discriminator"]["mapping"]) == {"summary", "full"}
+    # The title is ASCII: client generators derive the package name from it.
+    assert schema["info"]["title"].isascii()

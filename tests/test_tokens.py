@@ -50,3 +50,23 @@ def test_unknown_token_is_401(client):
         client.get("/api/v1/organizations/", HTTP_AUTHORIZATION="Token " + "0" * 40).status_code
         == 401
     )
+
+
+def test_api_token_command_prints_a_working_key_once(client, cast):
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+
+    out = StringIO()
+    call_command("api_token", cast.owner.email.upper(), "--name", "省平台对接", stdout=out)
+    key = out.getvalue().strip()
+    token = ApiToken.objects.get(user=cast.owner)
+    assert token.name == "省平台对接" and token.key_hash == ApiToken.hash_key(key)
+    response = client.get("/api/v1/organizations/", HTTP_AUTHORIZATION=f"Token {key}")
+    assert response.status_code == 200
+
+    with pytest.raises(CommandError):
+        call_command("api_token", "nobody@example.cn", stdout=StringIO())
+    with pytest.raises(CommandError):
+        call_command("api_token", cast.owner.email, "--name", "  ", stdout=StringIO())
+    assert ApiToken.objects.count() == 1

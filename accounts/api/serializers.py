@@ -4,6 +4,7 @@ from rest_framework import serializers
 from accounts.extensions import organization_facts
 from accounts.models import Membership, Organization
 from accounts.validators import validate_credit_code
+from core.api import StrictCharField
 
 
 class OrganizationOutputSerializer(serializers.ModelSerializer):
@@ -26,7 +27,7 @@ class ResponsivenessOutputSerializer(serializers.Serializer):
     enough_data = serializers.BooleanField()
     answered_in_time_share = serializers.FloatField(allow_null=True)
     median_hours_to_answer = serializers.FloatField(allow_null=True)
-    label = serializers.CharField()
+    label = StrictCharField()
 
 
 class OrganizationDetailOutputSerializer(OrganizationPrivateOutputSerializer):
@@ -60,22 +61,22 @@ def _max_length(field: str) -> int:
 
 
 class OrganizationUpdateInputSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=_max_length("name"), required=False)
-    credit_code = serializers.CharField(
+    name = StrictCharField(max_length=_max_length("name"), required=False)
+    credit_code = StrictCharField(
         max_length=_max_length("credit_code"), required=False, validators=[validate_credit_code]
     )
-    city = serializers.CharField(max_length=_max_length("city"), required=False, allow_blank=True)
+    city = StrictCharField(max_length=_max_length("city"), required=False, allow_blank=True)
     website = serializers.URLField(
         max_length=_max_length("website"), required=False, allow_blank=True
     )
-    description = serializers.CharField(
+    description = StrictCharField(
         max_length=_max_length("description"), required=False, allow_blank=True
     )
 
 
 class MembershipOutputSerializer(serializers.ModelSerializer):
     email = serializers.EmailField(source="user.email")
-    name = serializers.CharField(source="user.name")
+    name = StrictCharField(source="user.name")
 
     class Meta:
         model = Membership

@@ -17,6 +17,7 @@ from challenges.models import (
     RubricCriterion,
     Score,
 )
+from core.api import StrictCharField
 from core.limits import LONG_TEXT, PARAGRAPH
 
 # --- outputs -----------------------------------------------------------------------------------------
@@ -36,7 +37,7 @@ class ChallengeMilestoneOutputSerializer(serializers.ModelSerializer):
 
 class ChallengeIndicatorOutputSerializer(serializers.Serializer):
     id = serializers.IntegerField()
-    text = serializers.CharField(source="__str__")
+    text = StrictCharField(source="__str__")
 
 
 class ChallengeSummaryOutputSerializer(serializers.Serializer):
@@ -44,55 +45,62 @@ class ChallengeSummaryOutputSerializer(serializers.Serializer):
     ``challenges.selectors.challenge_public_fields``, never from the model directly."""
 
     uuid = serializers.UUIDField()
-    title = serializers.CharField()
+    title = StrictCharField()
     need = serializers.UUIDField(source="need_uuid")
-    organization = serializers.CharField(
+    organization = StrictCharField(
         source="enterprise",
         allow_null=True,
         help_text="The enterprise; null when the viewer sees the need by its summary only.",
     )
-    status = serializers.CharField(help_text=" | ".join(Challenge.Status.values))
-    access = serializers.CharField(help_text=" | ".join(Challenge.Access.values))
-    award_mode = serializers.CharField(help_text=" | ".join(Challenge.AwardMode.values))
+    status = StrictCharField(help_text=" | ".join(Challenge.Status.values))
+    access = StrictCharField(help_text=" | ".join(Challenge.Access.values))
+    award_mode = StrictCharField(help_text=" | ".join(Challenge.AwardMode.values))
     reward_total = serializers.DecimalField(max_digits=10, decimal_places=2, allow_null=True)
     bid_deadline = serializers.DateTimeField()
-    summary = serializers.CharField()
+    summary = StrictCharField()
+    visibility = serializers.SerializerMethodField()
+
+    @extend_schema_field(serializers.ChoiceField(choices=["summary"]))
+    def get_visibility(self, public) -> str:
+        return "summary"
 
 
 class ChallengeOutputSerializer(ChallengeSummaryOutputSerializer):
     """The full terms, for viewers who see the need in full (``terms`` of the projection)."""
 
-    intro = serializers.CharField(source="terms.intro")
-    reward_split = serializers.CharField(source="terms.reward_split")
+    intro = StrictCharField(source="terms.intro")
+    reward_split = StrictCharField(source="terms.reward_split")
     indicators = ChallengeIndicatorOutputSerializer(many=True, source="terms.indicators")
     no_threshold = serializers.BooleanField(source="terms.no_threshold")
-    eligible_kinds = serializers.ListField(
-        child=serializers.CharField(), source="terms.eligible_kinds"
-    )
+    eligible_kinds = serializers.ListField(child=StrictCharField(), source="terms.eligible_kinds")
     eligible_regions = serializers.SerializerMethodField()
-    required_qualifications = serializers.CharField(source="terms.required_qualifications")
+    required_qualifications = StrictCharField(source="terms.required_qualifications")
     allow_consortium = serializers.BooleanField(source="terms.allow_consortium")
     consortium_max_members = serializers.IntegerField(source="terms.consortium_max_members")
-    review_method = serializers.CharField(
+    review_method = StrictCharField(
         source="terms.review_method", help_text=" | ".join(Challenge.ReviewMethod.values)
     )
     race_winners = serializers.IntegerField(source="terms.race_winners")
     downselect_after = serializers.IntegerField(source="terms.downselect_after_id", allow_null=True)
     criteria = ChallengeCriterionOutputSerializer(many=True, source="terms.criteria")
     milestones = ChallengeMilestoneOutputSerializer(many=True, source="terms.milestones")
-    award_reason = serializers.CharField(source="terms.award_reason")
+    award_reason = StrictCharField(source="terms.award_reason")
     awarded_at = serializers.DateTimeField(source="terms.awarded_at", allow_null=True)
-    cancel_reason = serializers.CharField(source="terms.cancel_reason")
+    cancel_reason = StrictCharField(source="terms.cancel_reason")
     published_at = serializers.DateTimeField(source="terms.published_at", allow_null=True)
 
-    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
+    @extend_schema_field(serializers.ChoiceField(choices=["full"]))
+    def get_visibility(self, public) -> str:
+        return "full"
+
+    @extend_schema_field(serializers.ListField(child=StrictCharField()))
     def get_eligible_regions(self, public):
         return [r.name for r in public.terms.eligible_regions.all()]
 
 
 class ChallengeMemberOutputSerializer(serializers.ModelSerializer):
     organization = serializers.UUIDField(source="organization.uuid")
-    organization_name = serializers.CharField(source="organization.name")
+    organization_name = StrictCharField(source="organization.name")
 
     class Meta:
         model = ConsortiumMember
@@ -109,10 +117,10 @@ class ChallengeMemberOutputSerializer(serializers.ModelSerializer):
 
 class ChallengeBidOutputSerializer(serializers.ModelSerializer):
     # Plain strings (values listed in the help text): several models have a "status" enum.
-    status = serializers.CharField(read_only=True, help_text=" | ".join(Bid.Status.values))
+    status = StrictCharField(read_only=True, help_text=" | ".join(Bid.Status.values))
     challenge = serializers.UUIDField(source="challenge.uuid")
     organization = serializers.UUIDField(source="organization.uuid")
-    organization_name = serializers.CharField(source="organization.name")
+    organization_name = StrictCharField(source="organization.name")
     indicator_responses = serializers.SerializerMethodField()
     budget_items = serializers.SerializerMethodField()
     schedule = serializers.SerializerMethodField()
@@ -173,9 +181,9 @@ class ChallengeBidOutputSerializer(serializers.ModelSerializer):
 
 class ChallengeAssignmentOutputSerializer(serializers.ModelSerializer):
     challenge = serializers.UUIDField(source="challenge.uuid")
-    challenge_title = serializers.CharField(source="challenge.title")
+    challenge_title = StrictCharField(source="challenge.title")
     expert = serializers.IntegerField(source="expert_id")
-    expert_name = serializers.CharField(source="expert.user.name")
+    expert_name = StrictCharField(source="expert.user.name")
 
     class Meta:
         model = ReviewAssignment
@@ -192,8 +200,8 @@ class ChallengeAssignmentOutputSerializer(serializers.ModelSerializer):
 
 class ChallengeConflictOutputSerializer(serializers.Serializer):
     organization = serializers.UUIDField(source="organization.uuid")
-    organization_name = serializers.CharField(source="organization.name")
-    kind = serializers.CharField()
+    organization_name = StrictCharField(source="organization.name")
+    kind = StrictCharField()
 
 
 class ChallengeAssignResultOutputSerializer(serializers.Serializer):
@@ -204,10 +212,10 @@ class ChallengeAssignResultOutputSerializer(serializers.Serializer):
 
 class ChallengeExpertSuggestionOutputSerializer(serializers.Serializer):
     expert = serializers.IntegerField(source="expert.pk")
-    name = serializers.CharField(source="expert.user.name")
-    employer = serializers.CharField(source="expert.employer")
+    name = StrictCharField(source="expert.user.name")
+    employer = StrictCharField(source="expert.employer")
     score = serializers.FloatField()
-    conflicts = serializers.ListField(child=serializers.CharField())
+    conflicts = serializers.ListField(child=StrictCharField())
 
 
 class ChallengeScoreOutputSerializer(serializers.ModelSerializer):
@@ -230,7 +238,7 @@ class ChallengeScoresOutputSerializer(serializers.Serializer):
 
 class ChallengeRankingRowOutputSerializer(serializers.Serializer):
     bid = serializers.UUIDField(source="bid.uuid")
-    organization_name = serializers.CharField(source="bid.organization.name")
+    organization_name = StrictCharField(source="bid.organization.name")
     total = serializers.DecimalField(max_digits=6, decimal_places=2, allow_null=True)
     expert_totals = serializers.DictField(
         child=serializers.DecimalField(max_digits=6, decimal_places=2)
@@ -243,17 +251,15 @@ class ChallengePublicRankingRowOutputSerializer(serializers.Serializer):
     anyone else only the winners, with ``bid``, ``rank`` and ``score`` null."""
 
     bid = serializers.UUIDField(allow_null=True)
-    organization_name = serializers.CharField()
+    organization_name = StrictCharField()
     rank = serializers.IntegerField(allow_null=True)
     score = serializers.DecimalField(max_digits=6, decimal_places=2, allow_null=True)
-    outcome = serializers.CharField(help_text=" | ".join(Bid.Outcome.values))
+    outcome = StrictCharField(help_text=" | ".join(Bid.Outcome.values))
 
 
 class ChallengeContractMilestoneOutputSerializer(serializers.ModelSerializer):
-    status = serializers.CharField(
-        read_only=True, help_text=" | ".join(ContractMilestone.Status.values)
-    )
-    name = serializers.CharField(source="milestone.name")
+    status = StrictCharField(read_only=True, help_text=" | ".join(ContractMilestone.Status.values))
+    name = StrictCharField(source="milestone.name")
     due_date = serializers.DateField(source="milestone.due_date")
     share = serializers.DecimalField(source="milestone.share", max_digits=5, decimal_places=2)
     payment = serializers.SerializerMethodField()
@@ -282,9 +288,9 @@ class ChallengeContractMilestoneOutputSerializer(serializers.ModelSerializer):
 
 
 class ChallengeContractOutputSerializer(serializers.ModelSerializer):
-    status = serializers.CharField(read_only=True, help_text=" | ".join(Contract.Status.values))
+    status = StrictCharField(read_only=True, help_text=" | ".join(Contract.Status.values))
     organization = serializers.UUIDField(source="organization.uuid")
-    organization_name = serializers.CharField(source="organization.name")
+    organization_name = StrictCharField(source="organization.name")
     milestones = ChallengeContractMilestoneOutputSerializer(many=True)
 
     class Meta:
@@ -296,33 +302,33 @@ class ChallengeContractOutputSerializer(serializers.ModelSerializer):
 
 
 class ChallengeCriterionInputSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=32)
+    name = StrictCharField(max_length=32)
     weight = serializers.IntegerField(min_value=1, max_value=100)
-    description = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    description = StrictCharField(max_length=200, required=False, allow_blank=True)
 
 
 class ChallengeMilestoneInputSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=64)
-    deliverable = serializers.CharField(max_length=200)
+    name = StrictCharField(max_length=64)
+    deliverable = StrictCharField(max_length=200)
     indicator_id = serializers.IntegerField(required=False, allow_null=True)
-    criterion = serializers.CharField(max_length=200)
+    criterion = StrictCharField(max_length=200)
     due_date = serializers.DateField()
     share = serializers.DecimalField(max_digits=5, decimal_places=2)
 
 
 class ChallengeTermsInputSerializer(serializers.Serializer):
-    title = serializers.CharField(max_length=120, required=False)
-    intro = serializers.CharField(required=False, allow_blank=True, max_length=LONG_TEXT)
+    title = StrictCharField(max_length=120, required=False)
+    intro = StrictCharField(required=False, allow_blank=True, max_length=LONG_TEXT)
     access = serializers.ChoiceField(choices=Challenge.Access.choices, required=False)
     reward_total = serializers.DecimalField(max_digits=10, decimal_places=2, required=False)
-    reward_split = serializers.CharField(required=False, allow_blank=True, max_length=PARAGRAPH)
+    reward_split = StrictCharField(required=False, allow_blank=True, max_length=PARAGRAPH)
     indicator_ids = serializers.ListField(child=serializers.IntegerField(), required=False)
     no_threshold = serializers.BooleanField(required=False)
     eligible_kinds = serializers.ListField(
         child=serializers.ChoiceField(choices=Organization.Kind.choices), required=False
     )
     eligible_region_ids = serializers.ListField(child=serializers.IntegerField(), required=False)
-    required_qualifications = serializers.CharField(
+    required_qualifications = StrictCharField(
         required=False, allow_blank=True, max_length=PARAGRAPH
     )
     allow_consortium = serializers.BooleanField(required=False)
@@ -341,50 +347,50 @@ class ChallengeCreateInputSerializer(ChallengeTermsInputSerializer):
 
 
 class ChallengeReasonInputSerializer(serializers.Serializer):
-    reason = serializers.CharField(max_length=PARAGRAPH)
+    reason = StrictCharField(max_length=PARAGRAPH)
 
 
 class ChallengeAwardInputSerializer(serializers.Serializer):
     winners = serializers.ListField(child=serializers.UUIDField(), min_length=1)
-    reason = serializers.CharField(max_length=PARAGRAPH)
+    reason = StrictCharField(max_length=PARAGRAPH)
 
 
 class ChallengeDownselectInputSerializer(serializers.Serializer):
     keep = serializers.UUIDField(help_text="The contract that continues.")
     after_milestone = serializers.IntegerField(help_text="Id of the challenge milestone.")
-    reason = serializers.CharField(max_length=PARAGRAPH)
+    reason = StrictCharField(max_length=PARAGRAPH)
 
 
 class ChallengeIndicatorResponseInputSerializer(serializers.Serializer):
     indicator_id = serializers.IntegerField()
-    approach = serializers.CharField(max_length=PARAGRAPH)
-    expected_value = serializers.CharField(max_length=64, required=False, allow_blank=True)
+    approach = StrictCharField(max_length=PARAGRAPH)
+    expected_value = StrictCharField(max_length=64, required=False, allow_blank=True)
 
 
 class ChallengeBudgetItemInputSerializer(serializers.Serializer):
-    item = serializers.CharField(max_length=64)
+    item = StrictCharField(max_length=64)
     amount = serializers.DecimalField(max_digits=10, decimal_places=2, min_value=0)
-    note = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    note = StrictCharField(max_length=200, required=False, allow_blank=True)
 
 
 class ChallengeScheduleInputSerializer(serializers.Serializer):
     milestone_id = serializers.IntegerField()
     planned_date = serializers.DateField()
-    plan = serializers.CharField(required=False, allow_blank=True, max_length=PARAGRAPH)
+    plan = StrictCharField(required=False, allow_blank=True, max_length=PARAGRAPH)
 
 
 class ChallengeConsortiumInputSerializer(serializers.Serializer):
     organization = serializers.SlugRelatedField(
         slug_field="uuid", queryset=Organization.objects.all()
     )
-    role = serializers.CharField(max_length=120)
+    role = StrictCharField(max_length=120)
     share = serializers.DecimalField(max_digits=5, decimal_places=2)
 
 
 class ChallengeBidInputSerializer(serializers.Serializer):
-    technical_approach = serializers.CharField(required=False, max_length=LONG_TEXT)
-    team = serializers.CharField(required=False, max_length=PARAGRAPH)
-    qualification_statement = serializers.CharField(
+    technical_approach = StrictCharField(required=False, max_length=LONG_TEXT)
+    team = StrictCharField(required=False, max_length=PARAGRAPH)
+    qualification_statement = StrictCharField(
         required=False, allow_blank=True, max_length=PARAGRAPH
     )
     indicator_responses = ChallengeIndicatorResponseInputSerializer(many=True, required=False)
@@ -408,7 +414,7 @@ class ChallengeScoreInputSerializer(serializers.Serializer):
     bid = serializers.UUIDField()
     criterion = serializers.IntegerField()
     value = serializers.IntegerField(min_value=0, max_value=100, allow_null=True)
-    comment = serializers.CharField(max_length=500, required=False, allow_blank=True)
+    comment = StrictCharField(max_length=500, required=False, allow_blank=True)
 
 
 class ChallengeScoresInputSerializer(serializers.Serializer):
@@ -416,9 +422,9 @@ class ChallengeScoresInputSerializer(serializers.Serializer):
 
 
 class ChallengeMilestoneSubmitInputSerializer(serializers.Serializer):
-    note = serializers.CharField(max_length=LONG_TEXT)
-    measured_value = serializers.CharField(max_length=64, required=False, allow_blank=True)
+    note = StrictCharField(max_length=LONG_TEXT)
+    measured_value = StrictCharField(max_length=64, required=False, allow_blank=True)
 
 
 class ChallengeMilestoneDecisionInputSerializer(serializers.Serializer):
-    comment = serializers.CharField(required=False, allow_blank=True, max_length=PARAGRAPH)
+    comment = StrictCharField(required=False, allow_blank=True, max_length=PARAGRAPH)

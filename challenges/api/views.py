@@ -18,6 +18,7 @@ from challenges.models import Bid, Challenge
 from challenges.selectors import NeedVisibility
 from challenges.services import TransitionError
 from core.api import Conflict, Representer
+from core.schema import by_visibility
 from matching.models import Need
 
 CONFLICT = OpenApiResponse(description="Not allowed in the current state; nothing changed.")
@@ -36,6 +37,18 @@ def _challenge(request, uuid, *, manage: bool = False, minimum=NeedVisibility.SU
     return selectors.challenge_get_for_viewer(
         uuid=uuid, user=request.user, manage=manage, minimum=minimum
     )
+
+
+# A challenge as its viewer may see it: the summary, or the full terms (``visibility`` tells which).
+ChallengeItem = by_visibility(
+    "ChallengeItem", summary=s.ChallengeSummaryOutputSerializer, full=s.ChallengeOutputSerializer
+)
+ChallengeItemList = by_visibility(
+    "ChallengeItem",
+    summary=s.ChallengeSummaryOutputSerializer,
+    full=s.ChallengeOutputSerializer,
+    many=True,
+)
 
 
 def _challenge_data(challenge, visibility, represent: Representer | None = None) -> dict:
@@ -58,7 +71,7 @@ def _bid_data(bid: Bid) -> dict:
 class ChallengeListApi(ChallengeApiView):
     @extend_schema(
         summary="Open challenges the user may know of (full terms only where allowed)",
-        responses=s.ChallengeSummaryOutputSerializer(many=True),
+        responses=ChallengeItemList,
     )
     def get(self, request):
         rows = selectors.challenge_list_open(user=request.user)
@@ -103,7 +116,7 @@ class MyChallengesApi(ChallengeApiView):
 
 
 class ChallengeDetailApi(ChallengeApiView):
-    @extend_schema(responses=s.ChallengeOutputSerializer)
+    @extend_schema(responses=ChallengeItem)
     def get(self, request, uuid):
         challenge, visibility = _challenge(request, uuid)
         return Response(_challenge_data(challenge, visibility))

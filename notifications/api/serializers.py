@@ -3,6 +3,7 @@ from collections.abc import Mapping
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
+from core.api import StrictCharField
 from notifications.models import NotificationPreference
 from taxonomy.models import Field
 
@@ -42,9 +43,9 @@ class PreferenceInputSerializer(serializers.Serializer):
 
 class NotificationOutputSerializer(serializers.Serializer):
     uuid = serializers.UUIDField(source="notification.uuid")
-    subject = serializers.CharField()
-    template = serializers.CharField(source="notification.template")
-    link = serializers.CharField(source="notification.link")
-    status = serializers.CharField(source="notification.status")
+    subject = StrictCharField()
+    template = StrictCharField(source="notification.template")
+    link = StrictCharField(source="notification.link")
+    status = StrictCharField(source="notification.status")
     created_at = serializers.DateTimeField(source="notification.created_at")
     sent_at = serializers.DateTimeField(source="notification.sent_at", allow_null=True)

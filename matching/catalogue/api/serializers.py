@@ -14,6 +14,7 @@ from rest_framework import serializers
 
 from accounts.models import Organization
 from accounts.selectors import user_acts_for
+from core.api import StrictCharField
 from matching.catalogue.projections import NEED_FULL_ONLY_FIELD_ORDER, NEED_SUMMARY_FIELD_ORDER
 from matching.catalogue.quality import quality_of
 from matching.models import (
@@ -33,10 +34,10 @@ IMPORT_STATUS_CHOICES = [("draft", _("草稿")), ("published", _("已发布"))]
 
 
 class QualityItemOutputSerializer(serializers.Serializer):
-    code = serializers.CharField()
+    code = StrictCharField()
     ok = serializers.BooleanField()
-    message = serializers.CharField()
-    suggestion = serializers.CharField()
+    message = StrictCharField()
+    suggestion = StrictCharField()
     weight = serializers.IntegerField()
 
 
@@ -83,7 +84,17 @@ class OrganizationBriefOutputSerializer(serializers.ModelSerializer):
         fields = ["uuid", "name", "kind"]
 
 
-class FieldCodeField(serializers.SlugRelatedField):
+class _SlugField(serializers.SlugRelatedField):
+    """DRF reads an empty string sent to a related field as null; here it is invalid (send ``null``
+    to clear an optional one), as the schema says."""
+
+    def run_validation(self, data=serializers.empty):
+        if data == "":
+            self.fail("invalid")
+        return super().run_validation(data)
+
+
+class FieldCodeField(_SlugField):
     """A technology field by its code (``new_energy.batteries``)."""
 
     default_error_messages = {
@@ -95,7 +106,7 @@ class FieldCodeField(serializers.SlugRelatedField):
         super().__init__(slug_field="code", queryset=Field.objects.all(), **kwargs)
 
 
-class RegionNameField(serializers.SlugRelatedField):
+class RegionNameField(_SlugField):
     """A province by its name (江苏省)."""
 
     default_error_messages = {
@@ -107,9 +118,9 @@ class RegionNameField(serializers.SlugRelatedField):
         super().__init__(slug_field="name", queryset=Region.objects.all(), **kwargs)
 
 
-def _text(model, name: str, **kwargs) -> serializers.CharField:
+def _text(model, name: str, **kwargs) -> StrictCharField:
     """A text input capped like the model field (``core.limits``)."""
-    return serializers.CharField(max_length=model._meta.get_field(name).max_length, **kwargs)
+    return StrictCharField(max_length=model._meta.get_field(name).max_length, **kwargs)
 
 
 def _money(**kwargs) -> serializers.DecimalField:
@@ -136,9 +147,9 @@ class IndicatorInputSerializer(serializers.Serializer):
     operator = serializers.ChoiceField(
         choices=NeedIndicator.Operator.choices, default=NeedIndicator.Operator.GE
     )
-    target = serializers.CharField(max_length=32)
-    target_max = serializers.CharField(max_length=32, required=False, allow_blank=True, default="")
-    unit = serializers.CharField(max_length=16, required=False, allow_blank=True, default="")
+    target = StrictCharField(max_length=32)
+    target_max = StrictCharField(max_length=32, required=False, allow_blank=True, default="")
+    unit = StrictCharField(max_length=16, required=False, allow_blank=True, default="")
 
 
 class IndicatorOutputSerializer(serializers.ModelSerializer):
@@ -155,13 +166,13 @@ class NeedInputSerializer(serializers.Serializer):
         required=False,
         help_text=_("发布机构的 uuid；用户只属于一个机构时可省略。仅创建时使用。"),
     )
-    external_ref = serializers.CharField(max_length=64, required=False, allow_blank=True)
+    external_ref = StrictCharField(max_length=64, required=False, allow_blank=True)
     title = _text(Need, "title")
     summary = _text(Need, "summary", required=False, allow_blank=True)
     description = _text(Need, "description")
     scenario = _text(Need, "scenario", required=False, allow_blank=True)
     field = FieldCodeField()
-    industry_chain = serializers.CharField(max_length=64, required=False, allow_blank=True)
+    industry_chain = StrictCharField(max_length=64, required=False, allow_blank=True)
     region = RegionNameField(required=False, allow_null=True)
     budget_min = _money()
     budget_max = _money()
@@ -174,8 +185,8 @@ class NeedInputSerializer(serializers.Serializer):
         allow_null=True,
         help_text=_("有效期至（含当天）；留空则发布时定为12个月后。过期后退出匹配和公开列表。"),
     )
-    contact_name = serializers.CharField(max_length=32, required=False, allow_blank=True)
-    contact_phone = serializers.CharField(max_length=32, required=False, allow_blank=True)
+    contact_name = StrictCharField(max_length=32, required=False, allow_blank=True)
+    contact_phone = StrictCharField(max_length=32, required=False, allow_blank=True)
     contact_email = serializers.EmailField(required=False, allow_blank=True)
     confidentiality = serializers.ChoiceField(choices=Need.Confidentiality.choices, required=False)
     terms = _text(Need, "terms", required=False, allow_blank=True)
@@ -187,7 +198,7 @@ class NeedBulkItemInputSerializer(NeedInputSerializer):
     ``status`` ``published`` publishes the need after saving it."""
 
     organization = None
-    external_ref = serializers.CharField(max_length=64)
+    external_ref = StrictCharField(max_length=64)
     status = serializers.ChoiceField(choices=IMPORT_STATUS_CHOICES, default="draft")
 
 
@@ -219,7 +230,7 @@ class NeedOutputSerializer(QualityFieldMixin, serializers.ModelSerializer):
     field = FieldOutputSerializer(read_only=True)
     region = serializers.StringRelatedField(allow_null=True)
     indicators = IndicatorOutputSerializer(many=True, read_only=True)
-    trl_stage = serializers.CharField(read_only=True)
+    trl_stage = StrictCharField(read_only=True)
     external_ref = serializers.SerializerMethodField(
         help_text=_("外部编号，仅发布机构的成员可见。")
     )
@@ -248,7 +259,7 @@ class NeedOutputSerializer(QualityFieldMixin, serializers.ModelSerializer):
 
 
 class PatentInputSerializer(serializers.Serializer):
-    number = serializers.CharField(max_length=32)
+    number = StrictCharField(max_length=32)
     kind = serializers.ChoiceField(choices=Patent.Kind.choices, default=Patent.Kind.INVENTION)
     status = serializers.ChoiceField(choices=Patent.Status.choices, default=Patent.Status.PENDING)
     title = _text(Patent, "title", required=False, allow_blank=True, default="")
@@ -267,14 +278,14 @@ class ResultInputSerializer(serializers.Serializer):
         required=False,
         help_text=_("完成单位的 uuid；用户只属于一个机构时可省略。仅创建时使用。"),
     )
-    external_ref = serializers.CharField(max_length=64, required=False, allow_blank=True)
+    external_ref = StrictCharField(max_length=64, required=False, allow_blank=True)
     title = _text(Result, "title")
     abstract = _text(Result, "abstract")
     keywords = serializers.ListField(
-        child=serializers.CharField(max_length=32), required=False, max_length=30
+        child=StrictCharField(max_length=32), required=False, max_length=30
     )
     field = FieldCodeField()
-    industry_chain = serializers.CharField(max_length=64, required=False, allow_blank=True)
+    industry_chain = StrictCharField(max_length=64, required=False, allow_blank=True)
     trl = serializers.IntegerField(min_value=1, max_value=9)
     is_service_invention = serializers.BooleanField(required=False)
     transfer_modes = _coop_modes()
@@ -282,7 +293,7 @@ class ResultInputSerializer(serializers.Serializer):
     price_max = _money()
     team = _text(Result, "team", required=False, allow_blank=True)
     application_fields = serializers.ListField(
-        child=serializers.CharField(max_length=64), required=False, max_length=30
+        child=StrictCharField(max_length=64), required=False, max_length=30
     )
     patents = PatentInputSerializer(many=True, required=False)
     valid_until = serializers.DateField(
@@ -294,7 +305,7 @@ class ResultInputSerializer(serializers.Serializer):
 
 class ResultBulkItemInputSerializer(ResultInputSerializer):
     organization = None
-    external_ref = serializers.CharField(max_length=64)
+    external_ref = StrictCharField(max_length=64)
     status = serializers.ChoiceField(choices=IMPORT_STATUS_CHOICES, default="draft")
 
 
@@ -305,7 +316,7 @@ class ResultOutputSerializer(QualityFieldMixin, serializers.ModelSerializer):
     organization = OrganizationBriefOutputSerializer(read_only=True)
     field = FieldOutputSerializer(read_only=True)
     patents = PatentOutputSerializer(many=True, read_only=True)
-    trl_stage = serializers.CharField(read_only=True)
+    trl_stage = StrictCharField(read_only=True)
     external_ref = serializers.SerializerMethodField(
         help_text=_("外部编号，仅完成单位的成员可见。")
     )
@@ -386,12 +397,12 @@ class CapabilityOutputSerializer(serializers.ModelSerializer):
 
 
 class ReasonInputSerializer(serializers.Serializer):
-    reason = serializers.CharField(required=False, allow_blank=True, max_length=500, default="")
+    reason = StrictCharField(required=False, allow_blank=True, max_length=500, default="")
 
 
 class BulkItemOutputSerializer(serializers.Serializer):
     row = serializers.IntegerField(help_text=_("列表中的序号，从 1 开始。"))
-    external_ref = serializers.CharField()
+    external_ref = StrictCharField()
     uuid = serializers.UUIDField()
     created = serializers.BooleanField()
 
@@ -404,11 +415,11 @@ class BulkOutputSerializer(serializers.Serializer):
 
 class BulkRowErrorSerializer(serializers.Serializer):
     row = serializers.IntegerField(help_text=_("出错的行号，从 1 开始。"))
-    field = serializers.CharField(help_text=_("出错的字段名；整行错误为 non_field_errors。"))
-    message = serializers.CharField()
-    text = serializers.CharField(help_text=_("完整的错误说明，如“第2行 预算上限：……”。"))
+    field = StrictCharField(help_text=_("出错的字段名；整行错误为 non_field_errors。"))
+    message = StrictCharField()
+    text = StrictCharField(help_text=_("完整的错误说明，如“第2行 预算上限：……”。"))
 
 
 class BulkErrorOutputSerializer(serializers.Serializer):
-    detail = serializers.CharField()
+    detail = StrictCharField()
     rows = BulkRowErrorSerializer(many=True)

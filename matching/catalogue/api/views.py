@@ -32,7 +32,6 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
     OpenApiResponse,
-    PolymorphicProxySerializer,
     extend_schema,
     extend_schema_view,
 )
@@ -46,6 +45,7 @@ from rest_framework.utils.urls import replace_query_param
 from accounts.models import Organization
 from accounts.selectors import member_org_ids, user_acts_for
 from core.api import Representer
+from core.schema import by_visibility
 from core.spreadsheet import csv_writer
 from core.throttling import UserRateThrottle
 from matching.catalogue import import_templates, importers, selectors, services
@@ -296,16 +296,9 @@ _BULK_DESCRIPTION = _l(
 
 # --- needs ------------------------------------------------------------------------------------------
 
-NeedItem = PolymorphicProxySerializer(
-    component_name="NeedItem",
-    serializers={"summary": NeedSummaryOutputSerializer, "full": NeedOutputSerializer},
-    resource_type_field_name="visibility",
-)
-NeedItemList = PolymorphicProxySerializer(
-    component_name="NeedItem",
-    serializers={"summary": NeedSummaryOutputSerializer, "full": NeedOutputSerializer},
-    resource_type_field_name="visibility",
-    many=True,
+NeedItem = by_visibility("NeedItem", summary=NeedSummaryOutputSerializer, full=NeedOutputSerializer)
+NeedItemList = by_visibility(
+    "NeedItem", summary=NeedSummaryOutputSerializer, full=NeedOutputSerializer, many=True
 )
 
 

@@ -1,17 +1,18 @@
 from rest_framework import serializers
 
+from core.api import StrictCharField
 from matching.models import CoopMode, MatchFeedback
 
 
 class FitItemSerializer(serializers.Serializer):
-    code = serializers.CharField()
+    code = StrictCharField()
     ok = serializers.BooleanField()
-    text = serializers.CharField()
+    text = StrictCharField()
 
 
 class EvidenceSerializer(serializers.Serializer):
-    need = serializers.CharField()
-    candidate = serializers.CharField()
+    need = StrictCharField()
+    candidate = StrictCharField()
     similarity = serializers.FloatField()
     level = serializers.ChoiceField(
         choices=["strong", "medium", "weak"],
@@ -21,17 +22,17 @@ class EvidenceSerializer(serializers.Serializer):
 
 
 class ExplanationSerializer(serializers.Serializer):
-    shared_terms = serializers.ListField(child=serializers.CharField())
+    shared_terms = serializers.ListField(child=StrictCharField())
     evidence = EvidenceSerializer(many=True)
     fit = FitItemSerializer(many=True)
 
 
 class CandidateSerializer(serializers.Serializer):
-    kind = serializers.CharField()
+    kind = StrictCharField()
     uuid = serializers.UUIDField()
-    title = serializers.CharField()
-    organization = serializers.CharField()
-    url = serializers.CharField()
+    title = StrictCharField()
+    organization = StrictCharField()
+    url = StrictCharField()
 
 
 class MatchOutputSerializer(serializers.Serializer):
@@ -46,7 +47,7 @@ class MatchOutputSerializer(serializers.Serializer):
     candidate = CandidateSerializer()
     components = serializers.DictField(child=serializers.FloatField())
     explanation = ExplanationSerializer()
-    model_version = serializers.CharField()
+    model_version = StrictCharField()
     updated_at = serializers.DateTimeField()
 
 
@@ -64,11 +65,11 @@ class MatchedNeedOutputSerializer(serializers.Serializer):
 
 
 class AdHocMatchInputSerializer(serializers.Serializer):
-    text = serializers.CharField(min_length=4, max_length=5000)
-    field = serializers.CharField(
+    text = StrictCharField(min_length=4, max_length=5000)
+    field = StrictCharField(
         required=False, help_text="field or sub-field code, e.g. new_energy.batteries"
     )
-    region = serializers.CharField(required=False)
+    region = StrictCharField(required=False)
     trl_min = serializers.IntegerField(required=False, min_value=1, max_value=9)
     coop_modes = serializers.ListField(
         child=serializers.ChoiceField(choices=CoopMode.choices), required=False
@@ -96,7 +97,7 @@ class FeedbackInputSerializer(serializers.Serializer):
     reason = serializers.ChoiceField(
         choices=MatchFeedback.Reason.choices, required=False, allow_blank=True
     )
-    comment = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+    comment = StrictCharField(required=False, allow_blank=True, max_length=2000)
 
 
 class FeedbackOutputSerializer(serializers.ModelSerializer):
