@@ -15,4 +15,5 @@ RUN python scripts/build_default_model.py /app/var/models/default \
 RUN useradd --create-home app && chown -R app /app/var
 USER app
 EXPOSE 8000
-CMD ["gunicorn", "matchmaker.wsgi", "--bind", "0.0.0.0:8000", "--workers", "3", "--timeout", "120"]
+# workers, threads, timeout and the model preload: gunicorn.conf.py (GUNICORN_WORKERS, GUNICORN_THREADS)
+CMD ["gunicorn", "matchmaker.wsgi", "--bind", "0.0.0.0:8000"]

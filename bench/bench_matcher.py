@@ -29,6 +29,14 @@
    every vector is inserted into the graph). The pool is the real results plus synthetic variants
    (real lengths and vocabulary); the 100k figure is a linear extrapolation from the two largest
    sizes.
+6. ``fanout``: the same model-change rebuild through the ``reindex`` queue (one Celery task per
+   batch, ``matching.tasks.start_reindex``) with 1 and then 2 worker processes sharing it
+   (``BENCH_MATCHER_FANOUT_SIZE`` results, default 10000; ``BENCH_MATCHER_FANOUT_WORKERS``, default
+   ``1,2``; ``BENCH_MATCHER_FANOUT_BATCH``, default 256), and the extrapolation to 100k and 1M
+   results on N machines like this one (batches scale with machines; the chord callback, mostly
+   the HNSW build, runs once). During the last run a live worker (queue ``celery``) matches up to
+   ``BENCH_MATCHER_FANOUT_LIVE`` (20) needs published one a second while the batches run:
+   publish → matches p50/p95 while a reindex runs.
 
 Everything database-side runs in a scratch database ``bench_matcher`` on the configured server
 (created, migrated, dropped at the end). Knobs (defaults): ``BENCH_MATCHER_ENCODE_N`` (300),
@@ -61,7 +69,7 @@ from bench import corpus
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 OUT = BASE_DIR / "var" / "bench" / "matcher.jsonl"
-ALL_PARTS = ("encode", "options", "ann", "publish", "reindex")
+ALL_PARTS = ("encode", "options", "ann", "publish", "reindex", "fanout")
 ANN_P95_TARGET_MS = 20.0
 RECALL_TARGET = 0.95
 PUBLISH_P50_TARGET_S = 1.0
@@ -952,9 +960,212 @@ def main() -> None:
         bench_encode()
     if "options" in parts:
         bench_options()
-    db_parts = [p for p in ("ann", "publish", "reindex") if p in parts]
+    db_parts = [p for p in ("ann", "publish", "reindex", "fanout") if p in parts]
     if db_parts:
         with corpus.scratch_database("bench_matcher"):
             for part in db_parts:
-                {"ann": bench_ann, "publish": bench_publish, "reindex": bench_reindex}[part]()
+                {
+                    "ann": bench_ann,
+                    "publish": bench_publish,
+                    "reindex": bench_reindex,
+                    "fanout": bench_fanout,
+                }[part]()
     print(f"   load average at end: {corpus.load_average()}", flush=True)
+
+
+# --- 6. Fanned-out reindex: worker processes sharing the `reindex` queue ----------------------------
+
+
+def _start_reindex_workers(env: dict, count: int, log_dir: Path) -> list[subprocess.Popen]:
+    """``count`` worker processes (concurrency 1 each) consuming only the ``reindex`` queue, at
+    ``nice 10`` as deployed (``BENCH_MATCHER_FANOUT_NICE=0``: not)."""
+    nice = os.environ.get("BENCH_MATCHER_FANOUT_NICE", "1") != "0"
+    from django.conf import settings
+
+    from core.health import queue_consumers
+    from matchmaker.celery import worker_command
+
+    procs = []
+    for i in range(count):
+        log = open(log_dir / f"reindex-worker-{i}.log", "ab")  # noqa: SIM115 - owned by the child
+        argv = worker_command(
+            hostname=f"bench-reindex-{os.getpid()}-{i}@%h",
+            queues=[settings.CELERY_REINDEX_QUEUE],
+            private=True,
+        )
+        procs.append(
+            subprocess.Popen(
+                ["nice", "-n", "10", *argv] if nice else argv,  # as README runs them
+                cwd=BASE_DIR,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        )
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        if any(p.poll() is not None for p in procs):
+            raise RuntimeError(f"a reindex worker exited; see {log_dir}")
+        warm = sum(
+            (log_dir / f"reindex-worker-{i}.log")
+            .read_text(errors="replace")
+            .count("embedding model preloaded in process")
+            for i in range(count)
+        )
+        if (
+            warm >= count
+            and queue_consumers(timeout=0.5).get(settings.CELERY_REINDEX_QUEUE, 0) == count
+        ):
+            return procs
+        time.sleep(0.5)
+    raise RuntimeError(f"reindex workers not ready; see {log_dir}")
+
+
+def _previous_version_serving(size: int, ids: list[int]):
+    """A previous model's version, active and complete (vectors and lexical documents), so the
+    rebuild is a model change as in production."""
+    from django.utils import timezone
+
+    from matching.matcher import embedding
+    from matching.matcher.documents import doc_for, load_objects
+    from matching.models import EmbeddingVersion
+
+    objects = load_objects("result", ids)
+    texts = [doc_for("result", objects[i]).text for i in ids]
+    previous = EmbeddingVersion.objects.create(
+        model_id="bench:previous-model",
+        model_name=embedding.default_model_name(),
+        dimension=embedding.dimension(),
+        status=EmbeddingVersion.Status.ACTIVE,
+        activated_at=timezone.now(),
+    )
+    vectors = np.random.default_rng(size).standard_normal((len(ids), previous.dimension))
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    corpus.copy_embeddings(previous, "result", ids, vectors.astype(np.float32), texts)
+    corpus.insert_lexical("result", ids, texts)
+
+
+def bench_fanout() -> dict:
+    """A model-change rebuild of ``BENCH_MATCHER_FANOUT_SIZE`` results through the ``reindex``
+    queue (``matching.tasks.start_reindex``), with 1 and then 2 worker processes (concurrency 1
+    each) sharing it; per-run wall time from sending the batches to the chord callback's end
+    (stale rows, HNSW build, switch), the callback's own time, batches per worker; then the
+    extrapolation to 100k and 1M on N machines of this kind."""
+    from django.db import connection
+    from django.db.models import Count, Max, Min
+    from django.utils import timezone
+
+    from matching.models import EmbeddingVersion, ReindexBatch
+    from matching.tasks import start_reindex
+
+    size = _env_int("BENCH_MATCHER_FANOUT_SIZE", 10000)
+    worker_counts = _env_sizes("BENCH_MATCHER_FANOUT_WORKERS", "1,2")
+    batch_size = _env_int("BENCH_MATCHER_FANOUT_BATCH", 256)
+    live_publishes = _env_int("BENCH_MATCHER_FANOUT_LIVE", 20)
+    real = corpus.dev_results()
+    rows = []
+    log_dir = Path(tempfile.mkdtemp(prefix="mm-bench-fanout-"))
+    with corpus.private_redis() as redis_url:
+        env = {
+            **os.environ,
+            "DATABASE_URL": corpus.database_url(connection.settings_dict),
+            "REDIS_URL": redis_url,
+            "EMAIL_BACKEND": "django.core.mail.backends.dummy.EmailBackend",
+        }
+        for workers in worker_counts:
+            load_before = corpus.load_average()
+            corpus.reset_matcher_tables()
+            cast = corpus.make_cast([s.discipline for s in real])
+            specs, _parents = corpus.synth_results(real, size)
+            ids = corpus.insert_results(cast, specs)
+            _previous_version_serving(size, ids)
+            for old_log in log_dir.glob("reindex-worker-*.log"):
+                old_log.unlink()
+            procs = _start_reindex_workers(env, workers, log_dir)  # models loaded: not timed
+            # On the last run, a live worker (queue `celery`) matches needs published meanwhile.
+            live = live_publishes if workers == worker_counts[-1] else 0
+            live_worker = None
+            latencies: list[float] = []
+            try:
+                if live:
+                    needs = _new_needs(cast, corpus.dev_demands()[: live + 1])
+                    live_worker = _start_worker(env, log_dir / "live-worker.log")
+                    _publish_and_wait(needs.pop(0), cast.enterprise_user)  # cold: not counted
+                sent_at = timezone.now()
+                started = time.perf_counter()
+                version, sent, index_done = start_reindex(match=False, batch_size=batch_size)
+                while live and needs and not index_done.ready():
+                    time.sleep(1.0)
+                    latencies.append(_publish_and_wait(needs.pop(0), cast.enterprise_user))
+                finished = index_done.get(timeout=24 * 3600, disable_sync_subtasks=False)
+                seconds = time.perf_counter() - started
+            finally:
+                for proc in [*procs, live_worker]:
+                    _stop(proc)
+            version.refresh_from_db()
+            if not finished.get("activated") or version.status != EmbeddingVersion.Status.ACTIVE:
+                raise RuntimeError(f"the rebuilt version was not activated: {finished}")
+            batches = ReindexBatch.objects.filter(version=version)
+            span = batches.aggregate(first=Min("claimed_at"), last=Max("done_at"))
+            per_worker = sorted(
+                batches.values("claimed_by").annotate(n=Count("pk")).values_list("n", flat=True)
+            )
+            batch_span_s = (span["last"] - span["first"]).total_seconds()
+            first_claim_s = (span["first"] - sent_at).total_seconds()
+            rows.append(
+                {
+                    "results": size,
+                    "worker_processes": workers,
+                    "batches": sent,
+                    "batches_per_worker": per_worker,
+                    "attempts_max": max(batches.values_list("attempts", flat=True)),
+                    "total_s": round(seconds, 1),
+                    "batches_s": round(batch_span_s, 1),
+                    "first_claim_s": round(first_claim_s, 1),
+                    "finish_s": round(seconds - batch_span_s - first_claim_s, 1),
+                    "results_per_s": round(size / seconds, 1),
+                    "live_publishes": len(latencies),
+                    "live_p50_s": round(statistics.median(latencies), 3) if latencies else None,
+                    "live_p95_s": round(corpus.percentile(latencies, 0.95), 3)
+                    if latencies
+                    else None,
+                    "load_before": load_before,
+                    "load_after": corpus.load_average(),
+                }
+            )
+            print(f"   fan-out {size} × {workers} worker(s): {rows[-1]}", flush=True)
+    corpus.reset_matcher_tables()
+    best = max(rows, key=lambda r: size / r["batches_s"])
+    machine_rate = size / best["batches_s"]  # results/s of the batches on one machine like this
+    finish_per_result = best["finish_s"] / size  # HNSW build etc., on one worker, ~linear
+    extrapolation = {}
+    for target in (100_000, 1_000_000):
+        per_n = {
+            str(n): round((target / (machine_rate * n) + finish_per_result * target) / 60, 1)
+            for n in (1, 2, 4, 8, 16)
+        }
+        budget = REINDEX_100K_TARGET_S - finish_per_result * target
+        needed = (
+            int(np.ceil(target / (machine_rate * budget))) if budget > 0 else None
+        )  # machines for 15 min
+        extrapolation[str(target)] = {"minutes_on_n_machines": per_n, "machines_for_15_min": needed}
+    one = next((r for r in rows if r["worker_processes"] == 1), None)
+    two = next((r for r in rows if r["worker_processes"] == 2), None)
+    speedup = round(one["batches_s"] / two["batches_s"], 2) if one and two else None
+    corpus.print_table(
+        f"fanned-out reindex of {size:,} results (model change); machine rate "
+        f"{machine_rate:.1f} results/s, 2-worker speed-up {speedup}",
+        rows,
+    )
+    print(f"   extrapolation (minutes on N machines like this one): {extrapolation}", flush=True)
+    return _emit(
+        "fanout",
+        {
+            "runs": rows,
+            "speedup_2_workers": speedup,
+            "machine_results_per_s": round(machine_rate, 1),
+            "finish_s_per_1k": round(finish_per_result * 1000, 2),
+            "extrapolation": extrapolation,
+        },
+    )

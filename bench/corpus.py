@@ -27,6 +27,7 @@ import json
 import os
 import random
 import re
+import tempfile
 import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -256,6 +257,30 @@ def scratch_database(name: str) -> Iterator[None]:
         yield
     finally:
         connection.creation.destroy_test_db(old_name, verbosity=0)
+
+
+@contextlib.contextmanager
+def private_redis() -> Iterator[str]:
+    """A Redis of our own, with this process's Celery app and settings pointed at it."""
+    from django.conf import settings
+
+    from matchmaker.celery import app
+    from matchmaker.embedded import free_port, start_redis
+
+    redis_dir = Path(tempfile.mkdtemp(prefix="mm-bench-redis-"))
+    redis_port = free_port()
+    redis_proc = start_redis(redis_dir, redis_port)
+    redis_url = f"redis://127.0.0.1:{redis_port}/0"
+    old = (settings.REDIS_URL, app.conf.broker_url, app.conf.result_backend)
+    settings.REDIS_URL = app.conf.broker_url = app.conf.result_backend = redis_url
+    try:
+        yield redis_url
+    finally:
+        settings.REDIS_URL, app.conf.broker_url, app.conf.result_backend = old
+        app.close()
+        if redis_proc is not None:
+            redis_proc.terminate()
+            redis_proc.wait(timeout=10)
 
 
 def reset_matcher_tables() -> None:

@@ -195,11 +195,19 @@ def challenge_get_for_viewer(
     return challenge, visibility
 
 
+def _with_terms(queryset: QuerySet[Challenge]) -> QuerySet[Challenge]:
+    """A list that shows full terms (indicators, regions, criteria, milestones) reads them for
+    the whole list in a fixed number of queries."""
+    return queryset.prefetch_related(
+        "indicators", "eligible_regions", "criteria", "milestones__indicator"
+    )
+
+
 def challenge_list_open(*, user) -> list[tuple[Challenge, NeedVisibility]]:
     """Challenges taking bids that ``user`` may know of, newest first, each with its visibility.
-    Visibility is computed for the page in a fixed number of queries."""
+    Visibility and terms are read for the list in a fixed number of queries."""
     challenges = list(
-        _challenge_qs()
+        _with_terms(_challenge_qs())
         .filter(status=S.OPEN, bid_deadline__gt=timezone.now())
         .order_by("bid_deadline")
     )

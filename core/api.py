@@ -131,3 +131,22 @@ def api_not_found(request, *args, **kwargs) -> JsonResponse:
     return JsonResponse(
         {"detail": str(exceptions.NotFound.default_detail), "code": "not_found"}, status=404
     )
+
+
+class Representer:
+    """Many objects through a few serializer classes, each built once.
+
+    ``Serializer(obj).data`` per row builds the serializer's fields again for every row (for a
+    ``ModelSerializer``, from the model's fields: most of a list's time). A list whose rows use
+    one of several serializers (by what the viewer may see) builds one instance per class and
+    calls its ``to_representation`` per row."""
+
+    def __init__(self, context: Mapping | None = None):
+        self._context = dict(context or {})
+        self._instances: dict[type, object] = {}
+
+    def __call__(self, serializer_class, obj) -> dict:
+        serializer = self._instances.get(serializer_class)
+        if serializer is None:
+            serializer = self._instances[serializer_class] = serializer_class(context=self._context)
+        return serializer.to_representation(obj)

@@ -17,6 +17,7 @@ from matching.models import (
     NeedAccess,
     NeedIndicator,
     Patent,
+    ReindexBatch,
     Result,
 )
 
@@ -106,3 +107,28 @@ class MatchFeedbackAdmin(admin.ModelAdmin):
 @admin.register(EmbeddingVersion)
 class EmbeddingVersionAdmin(admin.ModelAdmin):
     list_display = ["model_id", "dimension", "status", "created_at", "activated_at"]
+
+
+@admin.register(ReindexBatch)
+class ReindexBatchAdmin(admin.ModelAdmin):
+    """A rebuild's progress, batch by batch; written only by the workers (read-only here)."""
+
+    list_display = [
+        "version",
+        "stage",
+        "kind",
+        "first_id",
+        "claimed_by",
+        "attempts",
+        "claimed_at",
+        "done_at",
+        "computed",
+    ]
+    list_filter = ["stage", "kind", ("done_at", admin.EmptyFieldListFilter)]
+    exclude = ["object_ids", "claim_token"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

@@ -21,3 +21,9 @@ class MatchingConfig(AppConfig):
             "responsiveness",
             lambda org: organization_responsiveness(organization_id=org.pk),
         )
+
+        # /healthz shows how far a rebuild of the matcher's index has got.
+        from core.health import register_status
+        from matching.matcher.reindex import progress_counts
+
+        register_status("reindex", progress_counts)

@@ -510,6 +510,7 @@ from matching.matcher.models import (  # noqa: E402
     LexicalDocument,
     LexicalTerm,
     ObjectKind,
+    ReindexBatch,
 )
 from matching.matches.models import Match, MatchFeedback  # noqa: E402
 
@@ -528,6 +529,7 @@ __all__ = [
     "NeedIndicator",
     "ObjectKind",
     "Patent",
+    "ReindexBatch",
     "Result",
     "trl_stage",
 ]

@@ -21,26 +21,84 @@ def index_and_match(kind: str, object_id: int) -> dict:
     return pipeline.index_and_match(kind=kind, object_id=object_id)
 
 
-@shared_task(
-    acks_late=True, name="matching.reindex_all", time_limit=3 * 3600, soft_time_limit=3 * 3600 - 60
-)
-def reindex_all() -> dict:
-    """Rebuild indexes and matches (after loading data, or to switch to a new model)."""
-    from matching.matcher.reindex import reindex
+# --- The fanned-out rebuild (queue ``reindex``; see matching/matcher/reindex.py) -------------------
 
-    return reindex()
+
+def _fan_out(batch_ids: list[int], callback=None):
+    """Send one task per batch, as a chord when ``callback`` must run after all of them. Returns
+    how many were sent and the callback's (or the group's) result."""
+    from celery import chord, group
+
+    if not batch_ids:
+        return 0, (callback.apply_async() if callback is not None else None)
+    header = group(reindex_batch.si(batch_id) for batch_id in batch_ids)
+    return len(batch_ids), header.apply_async() if callback is None else chord(header)(callback)
+
+
+def start_reindex(*, match: bool = True, batch_size: int | None = None):
+    """Plan the rebuild of the configured model's index and send its batches to the ``reindex``
+    queue. Returns the version, how many index batches were sent and the result of the index
+    stage's callback (``reindex_index_done``)."""
+    from matching.matcher import indexing, reindex
+
+    version = indexing.version_for_current_model()
+    pending = reindex.plan_index(version, batch_size=batch_size)
+    sent, done = _fan_out(pending, reindex_index_done.si(version.pk, match, batch_size))
+    return version, sent, done
+
+
+@shared_task(acks_late=True, name="matching.reindex_all")
+def reindex_all(match: bool = True, batch_size: int | None = None) -> dict:
+    """Rebuild indexes and matches (after loading data, or to switch to a new model): plan the
+    batches and send them to the ``reindex`` queue, where every worker consuming it shares them."""
+    version, sent, _done = start_reindex(match=match, batch_size=batch_size)
+    return {"version": version.pk, "index_batches": sent}
+
+
+@shared_task(
+    bind=True,
+    acks_late=True,
+    name="matching.reindex_batch",
+    autoretry_for=(ConnectionError, TimeoutError),
+    retry_backoff=True,
+    max_retries=5,
+)
+def reindex_batch(self, batch_id: int) -> dict:
+    """Claim and do one batch (skipped when done or claimed by a live worker)."""
+    from matching.matcher.reindex import run_batch
+
+    return run_batch(batch_id, worker=self.request.hostname or "")
+
+
+@shared_task(acks_late=True, name="matching.reindex_index_done")
+def reindex_index_done(version_id: int, match: bool = True, batch_size: int | None = None) -> dict:
+    """Chord callback of the index stage: drop stale rows, activate a version being built, then
+    send the match stage's batches."""
+    from matching.matcher import reindex
+    from matching.models import EmbeddingVersion
+
+    version = EmbeddingVersion.objects.filter(pk=version_id).first()
+    if version is None:
+        return {"version": version_id, "gone": True}
+    finished = reindex.finish_index(version)
+    if match and finished["ready"]:
+        finished["match_batches"], _ = _fan_out(reindex.plan_match(version, batch_size=batch_size))
+    return finished
 
 
 @shared_task(acks_late=True, name="matching.ensure_index_current")
 def ensure_index_current() -> dict:
-    """Beat: when the configured model's index is still being built, continue building it."""
-    from matching.matcher import indexing
-    from matching.matcher.reindex import reindex
+    """Beat: when the configured model's index is still being built and no worker is on it (its
+    run died), send its remaining batches again."""
+    from matching.matcher import indexing, reindex
     from matching.models import EmbeddingVersion
 
-    if indexing.version_for_current_model().status != EmbeddingVersion.Status.BUILDING:
+    version = indexing.version_for_current_model()
+    if version.status != EmbeddingVersion.Status.BUILDING:
         return {"building": False}
-    return reindex()
+    if reindex.in_progress(version):
+        return {"building": True, "in_progress": True}
+    return {"building": True, **reindex_all(match=True)}
 
 
 @shared_task(acks_late=True, name="matching.answers_sweep")

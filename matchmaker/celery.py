@@ -1,4 +1,3 @@
-import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -27,15 +26,10 @@ def _load_embedding_model(**_kwargs) -> None:
     # Load the matcher's model when the pool child starts, not inside the first publish's task.
     from django.conf import settings
 
-    from matching.matcher import embedding
+    from matchmaker.warmup import preload_embedding_model
 
-    if not settings.WORKER_PRELOAD_MODEL:
-        return
-
-    try:
-        embedding.get_model()
-    except (embedding.ModelNotBuiltError, OSError) as exc:
-        logging.getLogger(__name__).warning("embedding model not preloaded: %s", exc)
+    if settings.WORKER_PRELOAD_MODEL:
+        preload_embedding_model()
 
 
 def worker_command(

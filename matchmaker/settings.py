@@ -202,12 +202,27 @@ if (
 # Queues. Email has its own queue and worker so that a burst of emails (a digest run, a busy
 # challenge) never delays matching; everything else uses the default queue. `make run` and
 # docker-compose start one worker per queue; /healthz checks that each queue has a consumer.
+# A full rebuild of the matcher's indexes (matching/matcher/reindex.py) is split into batch tasks on
+# the `reindex` queue: any number of worker processes or machines consuming it share the rebuild,
+# while live matching (publish → matches) keeps the default queue and its own workers.
 CELERY_TASK_DEFAULT_QUEUE = "celery"
 CELERY_MAIL_QUEUE = "mail"
-CELERY_TASK_ROUTES = {"notifications.*": {"queue": CELERY_MAIL_QUEUE}}
-WORKER_QUEUES = (CELERY_TASK_DEFAULT_QUEUE, CELERY_MAIL_QUEUE)
+CELERY_REINDEX_QUEUE = "reindex"
+CELERY_TASK_ROUTES = {
+    "notifications.*": {"queue": CELERY_MAIL_QUEUE},
+    "matching.reindex_*": {"queue": CELERY_REINDEX_QUEUE},
+    "matching.ensure_index_current": {"queue": CELERY_REINDEX_QUEUE},
+}
+WORKER_QUEUES = (CELERY_TASK_DEFAULT_QUEUE, CELERY_MAIL_QUEUE, CELERY_REINDEX_QUEUE)
+# Objects per rebuild batch (one task), and how long a batch's claim holds before another worker
+# may take it over (its worker died); keep the lease above the task time limit.
+REINDEX_BATCH_SIZE = env_int("REINDEX_BATCH_SIZE", 256)
+REINDEX_BATCH_LEASE = env_int("REINDEX_BATCH_LEASE", CELERY_TASK_TIME_LIMIT + 60)
 # Load the embedding model when a worker's pool process starts (off for the mail worker).
 WORKER_PRELOAD_MODEL = env_bool("WORKER_PRELOAD_MODEL", True)
+# Load the embedding model in each gunicorn worker when it starts (gunicorn.conf.py), so the first
+# ad-hoc match (POST /api/v1/match/ encodes its text in the web process) does not pay for it.
+WEB_PRELOAD_MODEL = env_bool("WEB_PRELOAD_MODEL", True)
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
@@ -343,6 +358,12 @@ SPECTACULAR_SETTINGS = {
 MATCHER_DEFAULT_MODEL_DIR = VAR_DIR / "models" / "default"
 MATCHER_MODEL = env_str("MATCHER_MODEL") or str(MATCHER_DEFAULT_MODEL_DIR)
 MATCHER_MIN_SCORE = env_float("MATCHER_MIN_SCORE", 0.0)
+# Cut texts to this many tokens before embedding (unset: the model's own length, 128 for the
+# default). Another length makes another model id (":tok<N>"), so a new index version is built and
+# stored vectors of different lengths never mix. Shorter is faster (bench/bench_encode.py).
+EMBEDDING_MAX_TOKENS = env_int("EMBEDDING_MAX_TOKENS", 0) or None
+if EMBEDDING_MAX_TOKENS is not None and not 8 <= EMBEDDING_MAX_TOKENS <= 512:
+    raise ImproperlyConfigured("EMBEDDING_MAX_TOKENS must be between 8 and 512")
 # maintenance_work_mem for building a version's HNSW indexes (a PostgreSQL memory size).
 MATCHER_INDEX_BUILD_MEMORY = env_str("MATCHER_INDEX_BUILD_MEMORY") or "1GB"
 

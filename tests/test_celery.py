@@ -27,3 +27,15 @@ def test_email_tasks_have_their_own_queue():
     assert route({}, "notifications.digests_build")["queue"].name == "mail"
     assert route({}, "matching.index_and_match")["queue"].name == "celery"
     assert route({}, "challenges.close_due_challenges")["queue"].name == "celery"
+
+
+def test_rebuild_batches_have_their_own_queue_and_live_matching_keeps_the_default():
+    route = app.amqp.router.route
+    for name in (
+        "matching.reindex_all",
+        "matching.reindex_batch",
+        "matching.reindex_index_done",
+        "matching.ensure_index_current",
+    ):
+        assert route({}, name)["queue"].name == "reindex", name
+    assert route({}, "matching.index_and_match")["queue"].name == "celery"

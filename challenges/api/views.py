@@ -21,7 +21,7 @@ from challenges.api.examples import BID_CREATE_REQUEST
 from challenges.models import Bid, Challenge
 from challenges.selectors import NeedVisibility
 from challenges.services import TransitionError
-from core.api import Conflict
+from core.api import Conflict, Representer
 from core.schema import by_visibility
 from core.spreadsheet import XLSX_CONTENT_TYPE
 from matching.models import Need
@@ -56,14 +56,20 @@ ChallengeItemList = by_visibility(
 )
 
 
-def _challenge_data(challenge, visibility, *, owner: bool = False) -> dict:
+def _challenge_data(
+    challenge, visibility, represent: Representer | None = None, *, owner: bool = False
+) -> dict:
     """The challenge as ``visibility`` allows, from its one projection; its quality report for
-    its own organization (``owner``) only."""
+    its own organization (``owner``) only. ``represent``: one per list, so each serializer is
+    built once."""
     public = selectors.challenge_public_fields(challenge=challenge, visibility=visibility)
-    if public.full:
-        context = {"quality": selectors.challenge_quality(challenge=challenge)} if owner else {}
+    if public.full and owner:
+        context = {"quality": selectors.challenge_quality(challenge=challenge)}
         return s.ChallengeOutputSerializer(public, context=context).data
-    return s.ChallengeSummaryOutputSerializer(public).data
+    represent = represent or Representer()
+    if public.full:
+        return represent(s.ChallengeOutputSerializer, public)
+    return represent(s.ChallengeSummaryOutputSerializer, public)
 
 
 def _bid_data(bid: Bid) -> dict:
@@ -80,7 +86,8 @@ class ChallengeListApi(ChallengeApiView):
     )
     def get(self, request):
         rows = selectors.challenge_list_open(user=request.user)
-        return Response([_challenge_data(c, v) for c, v in rows])
+        represent = Representer()
+        return Response([_challenge_data(c, v, represent) for c, v in rows])
 
     @extend_schema(
         summary="Create a draft challenge from one of the user's published needs",
@@ -116,7 +123,8 @@ class MyChallengesApi(ChallengeApiView):
         rows = selectors.challenges_of_enterprise(user=request.user).prefetch_related(
             "indicators", "criteria", "milestones", "eligible_regions"
         )
-        return Response([_challenge_data(c, NeedVisibility.FULL) for c in rows])
+        represent = Representer()
+        return Response([_challenge_data(c, NeedVisibility.FULL, represent) for c in rows])
 
 
 class ChallengeDetailApi(ChallengeApiView):

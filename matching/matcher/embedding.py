@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -97,19 +98,50 @@ def resolve_model_name(name: str | None = None) -> str:
     return name
 
 
-def get_model(name: str | None = None) -> SentenceTransformer:
-    """Load (once per process and name) and return the SentenceTransformer."""
+def configured_max_tokens() -> int | None:
+    """``EMBEDDING_MAX_TOKENS``: the input length texts are cut to (None: the model's own)."""
+    value = _settings_value("EMBEDDING_MAX_TOKENS") or os.environ.get("EMBEDDING_MAX_TOKENS")
+    return int(value) if value else None
+
+
+def _built_max_tokens(key: str) -> int | None:
+    info_path = Path(key) / "BUILD_INFO.json"
+    if info_path.is_file():
+        value = json.loads(info_path.read_text()).get("max_seq_length")
+        return int(value) if value else None
+    return None
+
+
+# ``max_tokens=MODEL_LENGTH``: the model's own input length, whatever the setting says.
+MODEL_LENGTH = 0
+
+
+def _max_tokens(key: str, max_tokens: int | None) -> int | None:
+    """The input length to use for the model at ``key``: ``max_tokens``, else the setting; None
+    when that is the model's own length (so its id and vectors stay as built)."""
+    if max_tokens == MODEL_LENGTH:
+        return None
+    wanted = max_tokens or configured_max_tokens()
+    return None if wanted is None or wanted == _built_max_tokens(key) else wanted
+
+
+def get_model(name: str | None = None, *, max_tokens: int | None = None) -> SentenceTransformer:
+    """Load (once per process, name and input length) and return the SentenceTransformer."""
     key = resolve_model_name(name)
-    model = _models.get(key)
+    length = _max_tokens(key, max_tokens)
+    cache_key = key if length is None else f"{key}#tok{length}"
+    model = _models.get(cache_key)
     if model is None:
         with _lock:
-            model = _models.get(key)
+            model = _models.get(cache_key)
             if model is None:
                 from sentence_transformers import SentenceTransformer
 
                 model = SentenceTransformer(key, device="cpu")
+                if length is not None:
+                    model.max_seq_length = length
                 model.eval()
-                _models[key] = model
+                _models[cache_key] = model
     return model
 
 
@@ -119,13 +151,15 @@ def encode(
     model_name: str | None = None,
     batch_size: int = 32,
     kind: TextKind | None = None,
+    max_tokens: int | None = None,
 ) -> np.ndarray:
     """Embed texts as float32, L2-normalised rows (shape (len(texts), dimension)).
 
     ``kind`` selects the model's "query" or "document" prompt when it defines one (the
-    default e5 model does: demands are queries, results are documents).
+    default e5 model does: demands are queries, results are documents). ``max_tokens`` overrides
+    ``EMBEDDING_MAX_TOKENS`` (benchmarks, evaluation).
     """
-    model = get_model(model_name)
+    model = get_model(model_name, max_tokens=max_tokens)
     if len(texts) == 0:
         return np.zeros((0, dimension(model_name)), dtype=np.float32)
     prompt_name = kind if kind is not None and kind in (model.prompts or {}) else None
@@ -142,17 +176,26 @@ def encode(
     return vectors / np.maximum(norms, 1e-12)
 
 
-def model_id(name: str | None = None) -> str:
+def max_tokens_of(model_id_value: str) -> int:
+    """The input length a stored model id was encoded at (``MODEL_LENGTH`` without a tag)."""
+    tag = re.search(r":tok(\d+)$", model_id_value)
+    return int(tag.group(1)) if tag else MODEL_LENGTH
+
+
+def model_id(name: str | None = None, *, max_tokens: int | None = None) -> str:
     """A stable id for the model behind ``name``, used to tag stored vectors so that
-    vectors from another model (or another build of it) are never compared."""
+    vectors from another model (or another build of it, or cut to another input length:
+    ``:tok<N>`` when ``EMBEDDING_MAX_TOKENS`` differs from the built length) are never compared."""
     key = resolve_model_name(name)
+    length = _max_tokens(key, max_tokens)
+    suffix = "" if length is None else f":tok{length}"
     info_path = Path(key) / "BUILD_INFO.json"
     if info_path.is_file():
         info = json.loads(info_path.read_text())
-        return f"{info['model']}:{info['build_version']}:{info['source_sha256'][:12]}"
+        return f"{info['model']}:{info['build_version']}:{info['source_sha256'][:12]}{suffix}"
     if Path(key).is_dir():
-        return Path(key).name
-    return key
+        return Path(key).name + suffix
+    return key + suffix
 
 
 def dimension(name: str | None = None) -> int:

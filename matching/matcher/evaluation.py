@@ -281,6 +281,7 @@ def score_split(
     config: RankingConfig = DEFAULT_CONFIG,
     use_dense: bool = True,
     timings: dict[str, float] | None = None,
+    max_tokens: int | None = None,
 ) -> SplitScores:
     """Compute every component for every (demand, result) pair. ``timings`` (if given)
     receives the seconds spent embedding and in BM25."""
@@ -292,8 +293,12 @@ def score_split(
     if use_dense and config.dense > 0:
         from matching.matcher import embedding
 
-        r_vecs = embedding.encode(r_texts, model_name=model_name, kind="document")
-        q_vecs = embedding.encode(q_texts, model_name=model_name, kind="query")
+        r_vecs = embedding.encode(
+            r_texts, model_name=model_name, kind="document", max_tokens=max_tokens
+        )
+        q_vecs = embedding.encode(
+            q_texts, model_name=model_name, kind="query", max_tokens=max_tokens
+        )
         dense = q_vecs @ r_vecs.T
     timings["seconds_embedding"] = round(time.perf_counter() - clock, 2)
     clock = time.perf_counter()
@@ -321,19 +326,31 @@ def rank_split(
 
 
 def evaluate(
-    data_dir: Path | str, *, model_name: str | None = None, config: RankingConfig = DEFAULT_CONFIG
+    data_dir: Path | str,
+    *,
+    model_name: str | None = None,
+    config: RankingConfig = DEFAULT_CONFIG,
+    max_tokens: int | None = None,
 ) -> dict:
-    """Rank every result for every demand of the split and return the metrics."""
+    """Rank every result for every demand of the split and return the metrics. ``max_tokens``
+    overrides ``EMBEDDING_MAX_TOKENS`` (``embedding.MODEL_LENGTH``: the model's own length)."""
     start = time.perf_counter()
     demands, results, qrels = load_split(data_dir)
     timings: dict[str, float] = {}
-    scores = score_split(demands, results, model_name=model_name, config=config, timings=timings)
+    scores = score_split(
+        demands,
+        results,
+        model_name=model_name,
+        config=config,
+        timings=timings,
+        max_tokens=max_tokens,
+    )
     metrics = compute_metrics(rank_split(scores, config), qrels)
     model = "none"
     if scores.dense is not None:
         from matching.matcher import embedding
 
-        model = embedding.model_id(model_name)
+        model = embedding.model_id(model_name, max_tokens=max_tokens)
     return {
         **metrics,
         "model": model,

@@ -84,8 +84,14 @@ def writable_versions() -> list[EmbeddingVersion]:
 
 
 def encode_for(version: EmbeddingVersion, texts: Sequence[str], *, kind: str, batch_size: int = 32):
+    """Encode for ``version`` with its model at the input length its vectors were made with (its
+    model id's ``:tok<N>`` tag), so a version's vectors never mix lengths."""
     return embedding.encode(
-        texts, model_name=version.model_name or None, kind=kind, batch_size=batch_size
+        texts,
+        model_name=version.model_name or None,
+        kind=kind,
+        batch_size=batch_size,
+        max_tokens=embedding.max_tokens_of(version.model_id),
     )
 
 

@@ -125,3 +125,45 @@ class LexicalTerm(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind}:{self.term} df={self.df}"
+
+
+class ReindexBatch(models.Model):
+    """One batch of a fanned-out rebuild (``matching.matcher.reindex``): the ids of one kind to
+    embed and tokenise (stage ``index``), or the needs to re-match (stage ``match``), under one index
+    version. A worker claims a batch (row lock, ``SKIP LOCKED``) before doing it and records when it
+    finished, so however many workers share the ``reindex`` queue and however often a batch's task
+    is delivered, each batch is done once; a rerun plans only ids no batch of the version holds."""
+
+    class Stage(models.TextChoices):
+        INDEX = "index", _("建索引")
+        MATCH = "match", _("重新匹配")
+
+    version = models.ForeignKey(
+        EmbeddingVersion, on_delete=models.CASCADE, related_name="reindex_batches"
+    )
+    stage = models.CharField(_("阶段"), max_length=8, choices=Stage.choices)
+    kind = models.CharField(_("类型"), max_length=16, choices=ObjectKind.choices)
+    first_id = models.BigIntegerField()
+    object_ids = ArrayField(models.BigIntegerField(), default=list)
+    created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
+    claimed_at = models.DateTimeField(_("领取时间"), null=True, blank=True)
+    claimed_by = models.CharField(_("领取者"), max_length=200, blank=True, default="")
+    claim_token = models.CharField(max_length=32, blank=True, default="")
+    attempts = models.PositiveSmallIntegerField(_("领取次数"), default=0)
+    done_at = models.DateTimeField(_("完成时间"), null=True, blank=True)
+    computed = models.PositiveIntegerField(_("处理数"), default=0)
+
+    class Meta:
+        verbose_name = _("重建批次")
+        verbose_name_plural = _("重建批次")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["version", "stage", "kind", "first_id"], name="reindex_batch_unique"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["version", "stage", "done_at"], name="reindex_batch_progress"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.stage} {self.kind} from {self.first_id} ({len(self.object_ids)}) @ v{self.version_id}"

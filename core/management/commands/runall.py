@@ -45,30 +45,25 @@ class Command(BaseCommand):
                         "matchmaker.wsgi",
                         "--bind",
                         bind,
-                        "--workers",
-                        "2",
-                        "--threads",
-                        "4",
-                        "--timeout",
-                        "120",
+                        # workers, threads, timeout and the model preload: gunicorn.conf.py
                         "--access-logfile",
                         "-",
                     ],
                     env,
                 )
             )
-            # One worker per queue, so a burst of emails never delays matching.
-            for queue, concurrency, worker_env in (
-                (settings.CELERY_TASK_DEFAULT_QUEUE, 2, env),
-                (settings.CELERY_MAIL_QUEUE, 2, {**env, "WORKER_PRELOAD_MODEL": "0"}),
+            # One worker per queue, so a burst of emails never delays matching, and a rebuild's
+            # batches (queue `reindex`, at a lower CPU priority) never delay live matching.
+            for queue, concurrency, worker_env, nice in (
+                (settings.CELERY_TASK_DEFAULT_QUEUE, 2, env, 0),
+                (settings.CELERY_MAIL_QUEUE, 2, {**env, "WORKER_PRELOAD_MODEL": "0"}, 0),
+                (settings.CELERY_REINDEX_QUEUE, 1, env, 10),
             ):
+                argv = worker_command(
+                    hostname=f"{queue}@%h", queues=[queue], concurrency=concurrency
+                )
                 children.append(
-                    self._spawn(
-                        worker_command(
-                            hostname=f"{queue}@%h", queues=[queue], concurrency=concurrency
-                        ),
-                        worker_env,
-                    )
+                    self._spawn(["nice", "-n", str(nice), *argv] if nice else argv, worker_env)
                 )
             schedule = settings.VAR_DIR / "celerybeat-schedule"
             children.append(

@@ -44,6 +44,7 @@ from rest_framework.utils.urls import replace_query_param
 
 from accounts.models import Organization
 from accounts.selectors import member_org_ids, user_acts_for
+from core.api import Representer
 from core.schema import by_visibility
 from core.spreadsheet import csv_writer
 from core.throttling import UserRateThrottle
@@ -301,15 +302,24 @@ NeedItemList = by_visibility(
 )
 
 
-def _need_payload(need: Need, request, *, with_quality: bool = False) -> dict:
-    if need.viewer_visibility >= NeedVisibility.FULL:
-        context = {
+def _need_representer(request, *, with_quality: bool = False) -> Representer:
+    return Representer(
+        {
             "member_org_ids": member_org_ids(request.user),
             "user": request.user,
             "with_quality": with_quality,
         }
-        return NeedOutputSerializer(need, context=context).data
-    return NeedSummaryOutputSerializer(need).data
+    )
+
+
+def _need_payload(
+    need: Need, request, *, with_quality: bool = False, represent: Representer | None = None
+) -> dict:
+    """A need as its viewer may see it; ``represent`` (one per list) builds each serializer once."""
+    represent = represent or _need_representer(request, with_quality=with_quality)
+    if need.viewer_visibility >= NeedVisibility.FULL:
+        return represent(NeedOutputSerializer, need)
+    return represent(NeedSummaryOutputSerializer, need)
 
 
 class _NeedQuerysetMixin:
@@ -353,7 +363,10 @@ class NeedViewSet(_NeedQuerysetMixin, viewsets.GenericViewSet):
     def list(self, request):
         queryset = self.filter_queryset(self.get_queryset())
         page = self.paginate_queryset(queryset)
-        return self.get_paginated_response([_need_payload(n, request) for n in page])
+        represent = _need_representer(request)
+        return self.get_paginated_response(
+            [_need_payload(n, request, represent=represent) for n in page]
+        )
 
     def retrieve(self, request, uuid=None):
         return Response(_need_payload(self._get(uuid), request, with_quality=True))
