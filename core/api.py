@@ -63,6 +63,16 @@ class StrictCharField(serializers.CharField):
         return super().to_internal_value(data)
 
 
+class StrictBooleanField(serializers.BooleanField):
+    """``true``/``false``: DRF's ``BooleanField`` also reads the numbers ``0`` and ``1``, which the
+    schema does not allow. Form and multipart bodies (text only) keep DRF's ``"true"``/``"on"``."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, (bool, str)):
+            self.fail("invalid", input=data)
+        return super().to_internal_value(data)
+
+
 class RowSerializer(serializers.Serializer):
     """One row of a list that replaces the stored rows (indicators, milestones, consortium members):
     complete in a ``PATCH`` too. DRF lets a partial request skip every missing required field, a

@@ -153,6 +153,18 @@ def test_a_number_where_the_schema_says_text_is_refused_and_changes_nothing(db):
     assert response.status_code == 400
     assert list(response.json()) == ["region"]
 
+    # Nor is a number a boolean (a live deep run found ``is_published: 0`` accepted).
+    from tests.factories import CapabilityProfileFactory
+
+    profile = CapabilityProfileFactory(organization=need.organization, is_published=True)
+    response = api.patch(
+        f"/api/v1/capabilities/{profile.uuid}/", {"is_published": 0}, format="json"
+    )
+    assert response.status_code == 400
+    assert list(response.json()) == ["is_published"]
+    profile.refresh_from_db()
+    assert profile.is_published
+
     # An empty related field is not "clear it": null is, as the schema says.
     before = need.region_id
     response = api.patch(f"/api/v1/needs/{need.uuid}/", {"region": ""}, format="json")

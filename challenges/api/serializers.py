@@ -19,7 +19,7 @@ from challenges.models import (
     RubricCriterion,
     Score,
 )
-from core.api import RowSerializer, StrictCharField
+from core.api import RowSerializer, StrictBooleanField, StrictCharField
 from core.limits import LONG_TEXT, PARAGRAPH
 from matching.catalogue.answers import MAX_ANSWER_DAYS, DeclineReason
 from matching.catalogue.api.serializers import QualityOutputSerializer
@@ -392,7 +392,7 @@ class ChallengeTermsInputSerializer(serializers.Serializer):
     reward_total = serializers.DecimalField(max_digits=10, decimal_places=2, required=False)
     reward_split = StrictCharField(required=False, allow_blank=True, max_length=PARAGRAPH)
     indicator_ids = serializers.ListField(child=serializers.IntegerField(), required=False)
-    no_threshold = serializers.BooleanField(required=False)
+    no_threshold = StrictBooleanField(required=False)
     eligible_kinds = serializers.ListField(
         child=serializers.ChoiceField(choices=Organization.Kind.choices), required=False
     )
@@ -401,7 +401,7 @@ class ChallengeTermsInputSerializer(serializers.Serializer):
         required=False, allow_blank=True, max_length=PARAGRAPH
     )
     ip_terms = StrictCharField(required=False, allow_blank=True, max_length=PARAGRAPH)
-    allow_consortium = serializers.BooleanField(required=False)
+    allow_consortium = StrictBooleanField(required=False)
     consortium_max_members = serializers.IntegerField(min_value=2, max_value=20, required=False)
     bid_deadline = serializers.DateTimeField(required=False)
     review_method = serializers.ChoiceField(choices=Challenge.ReviewMethod.choices, required=False)
@@ -502,7 +502,7 @@ class ChallengeBidInputSerializer(serializers.Serializer):
 
 class ChallengeBidCreateInputSerializer(ChallengeBidInputSerializer):
     organization = serializers.UUIDField(help_text="The bidding (lead) organization.")
-    submit = serializers.BooleanField(default=False, help_text="Submit right away.")
+    submit = StrictBooleanField(default=False, help_text="Submit right away.")
 
 
 class ChallengeAssignInputSerializer(serializers.Serializer):

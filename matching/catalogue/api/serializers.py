@@ -14,7 +14,7 @@ from rest_framework import serializers
 
 from accounts.models import Organization
 from accounts.selectors import user_acts_for
-from core.api import RowSerializer, StrictCharField
+from core.api import RowSerializer, StrictBooleanField, StrictCharField
 from matching.catalogue.answers import MAX_ANSWER_DAYS
 from matching.catalogue.projections import NEED_FULL_ONLY_FIELD_ORDER, NEED_SUMMARY_FIELD_ORDER
 from matching.catalogue.quality import quality_of
@@ -295,7 +295,7 @@ class ResultInputSerializer(serializers.Serializer):
     field = FieldCodeField()
     industry_chain = StrictCharField(max_length=64, required=False, allow_blank=True)
     trl = serializers.IntegerField(min_value=1, max_value=9)
-    is_service_invention = serializers.BooleanField(required=False)
+    is_service_invention = StrictBooleanField(required=False)
     transfer_modes = _coop_modes()
     price_min = _money()
     price_max = _money()
@@ -376,7 +376,7 @@ class CapabilityInputSerializer(serializers.Serializer):
     team = _text(CapabilityProfile, "team", required=False, allow_blank=True)
     equipment = _text(CapabilityProfile, "equipment", required=False, allow_blank=True)
     past_projects = _text(CapabilityProfile, "past_projects", required=False, allow_blank=True)
-    is_published = serializers.BooleanField(required=False)
+    is_published = StrictBooleanField(required=False)
     fields = serializers.ListField(child=FieldCodeField(), required=False, max_length=20)
 
 
