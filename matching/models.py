@@ -508,6 +508,8 @@ from matching.matcher.models import (  # noqa: E402
     LexicalDocument,
     LexicalTerm,
     ObjectKind,
+    OrganizationRankingPreference,
+    RankingConfiguration,
 )
 from matching.matches.models import Match, MatchFeedback  # noqa: E402
 
@@ -525,6 +527,8 @@ __all__ = [
     "NeedAccess",
     "NeedIndicator",
     "ObjectKind",
+    "OrganizationRankingPreference",
+    "RankingConfiguration",
     "Patent",
     "Result",
     "trl_stage",

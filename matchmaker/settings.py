@@ -329,6 +329,8 @@ MATCHER_MODEL = env_str("MATCHER_MODEL") or str(MATCHER_DEFAULT_MODEL_DIR)
 MATCHER_MIN_SCORE = env_float("MATCHER_MIN_SCORE", 0.0)
 # maintenance_work_mem for building a version's HNSW indexes (a PostgreSQL memory size).
 MATCHER_INDEX_BUILD_MEMORY = env_str("MATCHER_INDEX_BUILD_MEMORY") or "1GB"
+# The evaluation split ``manage.py tune_ranking`` refits on and guards with (shared/eval/dev format).
+MATCHER_TUNE_DATA = env_str("MATCHER_TUNE_DATA") or str(BASE_DIR.parent / "shared" / "eval" / "dev")
 
 # --- Security -------------------------------------------------------------------------------------
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

@@ -131,6 +131,7 @@ def build_matches(
     for rank, candidate in enumerate(candidates, start=1):
         components = {
             **candidate.components,
+            **candidate.signals,
             "dense_cosine": candidate.dense,
             "bm25": candidate.lexical,
             "fused": candidate.fused,

@@ -121,3 +121,18 @@ def matched_needs_for_organization(
         if len(visible) == limit:
             break
     return visible
+
+
+def feedback_training_rows(*, model_id: str) -> list[tuple[dict, bool]]:
+    """Every verdict on a match of ``model_id`` whose stored components carry the weight-free
+    signals (matches made since ``tune_ranking`` exists): (components, 感兴趣?). Either side's
+    verdict counts; it is what the calibrated score estimates."""
+    rows = (
+        MatchFeedback.objects.filter(match__model_version=model_id)
+        .filter(match__components__has_key="z_dense")
+        .values_list("match__components", "verdict")
+        .order_by("pk")
+    )
+    return [
+        (components, verdict == MatchFeedback.Verdict.INTERESTED) for components, verdict in rows
+    ]
