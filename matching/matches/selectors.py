@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from dataclasses import dataclass
+
+from django.db.models import Count, Exists, F, Max, OuterRef, Q, QuerySet, Subquery, Window
 from django.http import Http404
 
 from accounts.selectors import member_org_ids, user_is_staff
-from matching.catalogue.visibility import NeedVisibility, need_visibility
+from matching.catalogue.visibility import NeedVisibility, need_queryset_for_viewer, need_visibility
+from matching.matcher import calibration
 from matching.models import Match, MatchFeedback, Need, Result
 
 
@@ -136,3 +139,80 @@ def feedback_training_rows(*, model_id: str) -> list[tuple[dict, bool]]:
     return [
         (components, verdict == MatchFeedback.Verdict.INTERESTED) for components, verdict in rows
     ]
+
+
+STRENGTHS = ("strong", "weak")
+
+
+def _strong_q(model_versions) -> Q:
+    """Matches that clear the email threshold of their model (``calibration.alert_threshold``)."""
+    strong = Q(pk__in=[])
+    for model_version in model_versions:
+        threshold = calibration.alert_threshold(model_version)
+        strong |= Q(model_version=model_version, score__gte=threshold)
+    return strong
+
+
+@dataclass
+class LabMatches:
+    """The lab's matched needs as ``/matches/`` shows them (``lab_matches``)."""
+
+    matches: QuerySet[Match]  # ordered for grouping by candidate; rows annotated viewer_visibility
+    fields: list[tuple[str, str]]  # (code, name) of the matched needs' fields, for the filter
+    has_strong: bool  # whether any match (unfiltered) clears the threshold
+
+
+def lab_matches(*, organization_ids, user, strength: str = "", field_code: str = "") -> LabMatches:
+    """Open needs matched to the results and capability profiles of ``organization_ids`` that ``user``
+    may see (at least their summary), except the pairs one of them marked 不相关. Ordered by the
+    lab's result or profile — the one with the best calibrated score first — and inside each by
+    score; ``strength`` ("strong" / "weak") and ``field_code`` (the need's field or a sub-field)
+    filter. A fixed number of queries, whatever the number of rows."""
+    visible = (
+        need_queryset_for_viewer(user=user)
+        .filter(pk=OuterRef("need_id"))
+        .values("viewer_visibility")[:1]
+    )
+    base = (
+        Match.objects.filter(need__status__in=Need.OPEN_STATUSES)
+        .filter(
+            Q(result__organization_id__in=organization_ids, result__status=Result.Status.PUBLISHED)
+            | Q(capability__organization_id__in=organization_ids, capability__is_published=True)
+        )
+        .exclude(_rejected_by(organization_ids))
+        .annotate(viewer_visibility=Subquery(visible))
+        .filter(viewer_visibility__gte=int(NeedVisibility.SUMMARY))
+    )
+    strong = _strong_q(sorted(set(base.values_list("model_version", flat=True))))
+    fields = sorted(
+        {
+            (code, name)
+            for code, name in base.values_list("need__field__code", "need__field__name")
+            if code
+        }
+    )
+    has_strong = base.filter(strong).exists()
+    matches = base
+    if strength == "strong":
+        matches = matches.filter(strong)
+    elif strength == "weak":
+        matches = matches.exclude(strong)
+    if field_code:
+        matches = matches.filter(
+            Q(need__field__code=field_code) | Q(need__field__code__startswith=f"{field_code}.")
+        )
+    matches = (
+        matches.annotate(
+            group_best=Window(Max("score"), partition_by=[F("result_id"), F("capability_id")])
+        )
+        .select_related(
+            "need",
+            "need__organization",
+            "need__field",
+            "result",
+            "result__field",
+            "capability",
+        )
+        .order_by("-group_best", "result_id", "capability_id", "-score", "pk")
+    )
+    return LabMatches(matches=matches, fields=fields, has_strong=has_strong)
