@@ -101,31 +101,6 @@ def feedback_reason_counts(*, need: Need) -> dict[str, int]:
     return {str(labels.get(row["reason"], row["reason"])): row["n"] for row in rows}
 
 
-def matched_needs_for_organization(
-    *, organization_ids, user, limit: int = 50
-) -> list[tuple[Match, NeedVisibility]]:
-    """Open needs matched to any result or capability profile of the user's organizations, except
-    the pairs one of them marked 不相关."""
-    matches = (
-        Match.objects.filter(need__status__in=Need.OPEN_STATUSES)
-        .filter(
-            Q(result__organization_id__in=organization_ids, result__status=Result.Status.PUBLISHED)
-            | Q(capability__organization_id__in=organization_ids, capability__is_published=True)
-        )
-        .exclude(_rejected_by(organization_ids))
-        .select_related("need", "need__organization", "need__field", "result", "capability")
-        .order_by("-score")[: limit * 3]
-    )
-    visible = []
-    for match in matches:
-        visibility = need_visibility(need=match.need, user=user)
-        if visibility > NeedVisibility.NONE:
-            visible.append((match, visibility))
-        if len(visible) == limit:
-            break
-    return visible
-
-
 def feedback_training_rows(*, model_id: str) -> list[tuple[dict, bool]]:
     """Every verdict on a match of ``model_id`` whose stored components carry the weight-free
     signals (matches made since ``tune_ranking`` exists): (components, 感兴趣?). Either side's
