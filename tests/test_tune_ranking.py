@@ -25,9 +25,9 @@ from tests.test_matching_pipeline import RESULTS
 pytestmark = pytest.mark.django_db
 
 DEV = Path(settings.MATCHER_TUNE_DATA)
-SUBSET_DEMANDS = 30
-SUBSET_DISTRACTORS = 50
-CONFUSERS = 3
+SUBSET_DEMANDS = 40
+SUBSET_DISTRACTORS = 80
+CONFUSERS = 4
 
 
 @pytest.fixture(autouse=True)
@@ -45,8 +45,8 @@ def _md5(value: str) -> str:
 
 @pytest.fixture(scope="module")
 def dev_subset(tmp_path_factory) -> tuple[Path, Path]:
-    """A fixed subset of dev: 30 needs (md5 order), their labelled results, the 3 best BM25 results
-    of each that are not labelled (so that ranking matters) and 50 other results; with a vector
+    """A fixed subset of dev: 40 needs (md5 order), their labelled results, the 4 best BM25 results
+    of each that are not labelled (so that ranking matters) and 80 other results; with a vector
     cache shared by the module's runs."""
     if not (DEV / "qrels.jsonl").is_file():
         pytest.skip(f"the dev split is not at {DEV} (MATCHER_TUNE_DATA)")
