@@ -15,7 +15,16 @@ from django.conf import settings
 from django.core.management import call_command
 
 from core.models import AuditEvent
-from matching.matcher import active, calibration, embedding, engine, pipeline, ranking, tuning
+from matching.matcher import (
+    active,
+    calibration,
+    embedding,
+    engine,
+    pipeline,
+    preferences,
+    ranking,
+    tuning,
+)
 from matching.matcher.evaluation import demand_text, lexical_matrix, result_text
 from matching.matches.services import match_feedback_give
 from matching.models import Match, MatchFeedback, RankingConfiguration
@@ -171,8 +180,12 @@ def test_feedback_preferring_one_field_raises_its_weight_and_the_refit_serves(de
     need = Match.objects.filter(feedback__verdict="interested").first().need
     pipeline.index_and_match(kind="need", object_id=need.pk)
     in_field = Match.objects.filter(need=need, result__field__code="new_energy.batteries").first()
+    # The organization's own 领域不符 reasons scale the active weight further (its preferences).
+    factor = preferences.factors_for(need.organization_id)["field"]
+    assert factor == preferences.MAX_FACTOR
     assert in_field.components["field"] == pytest.approx(
-        report["weights"]["structured"]["field"] * in_field.components["fit_field"], abs=1e-5
+        report["weights"]["structured"]["field"] * factor * in_field.components["fit_field"],
+        abs=1e-5,
     )
 
 
