@@ -510,6 +510,8 @@ from matching.matcher.models import (  # noqa: E402
     LexicalDocument,
     LexicalTerm,
     ObjectKind,
+    OrganizationRankingPreference,
+    RankingConfiguration,
     ReindexBatch,
 )
 from matching.matches.models import Match, MatchFeedback  # noqa: E402
@@ -528,6 +530,8 @@ __all__ = [
     "NeedAccess",
     "NeedIndicator",
     "ObjectKind",
+    "OrganizationRankingPreference",
+    "RankingConfiguration",
     "Patent",
     "ReindexBatch",
     "Result",

@@ -366,6 +366,8 @@ if EMBEDDING_MAX_TOKENS is not None and not 8 <= EMBEDDING_MAX_TOKENS <= 512:
     raise ImproperlyConfigured("EMBEDDING_MAX_TOKENS must be between 8 and 512")
 # maintenance_work_mem for building a version's HNSW indexes (a PostgreSQL memory size).
 MATCHER_INDEX_BUILD_MEMORY = env_str("MATCHER_INDEX_BUILD_MEMORY") or "1GB"
+# The evaluation split ``manage.py tune_ranking`` refits on and guards with (shared/eval/dev format).
+MATCHER_TUNE_DATA = env_str("MATCHER_TUNE_DATA") or str(BASE_DIR.parent / "shared" / "eval" / "dev")
 
 # --- Security -------------------------------------------------------------------------------------
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

@@ -34,7 +34,7 @@ def _fresh_pool_samples():
 
 
 def test_the_default_model_has_a_calibration_with_a_threshold_fitted_on_dev():
-    fitted = calibration.for_model(embedding.model_id())
+    fitted = calibration.shipped(embedding.model_id())
     assert fitted is not None, "run manage.py fit_calibration for the default model"
     assert tuple(fitted.features) == calibration.FEATURES
     assert 0 < fitted.alert_threshold < 1
@@ -44,6 +44,7 @@ def test_the_default_model_has_a_calibration_with_a_threshold_fitted_on_dev():
     assert fitted.metrics["cv_ece"] <= 0.05
 
 
+@pytest.mark.django_db
 def test_a_model_without_calibration_keeps_the_old_logistic_and_threshold():
     scores, calibrated = calibration.scores("no-such-model", {"fused": np.asarray([2.0, 5.0])})
     assert not calibrated

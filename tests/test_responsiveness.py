@@ -91,7 +91,7 @@ def test_needs_of_an_organization_that_never_answers_rank_a_little_lower_for_lab
 ):
     """Ranking weight (docs/matching.md): score × (1 − 0.1 × share missed), order only."""
     from matching.catalogue.responsiveness import RANK_WEIGHT, rank_factor
-    from matching.matches.selectors import matched_needs_for_organization, needs_matched_to_result
+    from matching.matches.selectors import lab_matches, needs_matched_to_result
     from tests.factories import MatchFactory, ResultFactory
 
     for _ in range(5):  # five requests, none answered: the record says 0 % in time
@@ -111,13 +111,11 @@ def test_needs_of_an_organization_that_never_answers_rank_a_little_lower_for_lab
 
     with time_machine.travel(NOW, tick=False):
         by_result = needs_matched_to_result(result=lab_result, user=cast.outsider)
-        by_org = matched_needs_for_organization(
-            organization_ids=[cast.other_org.pk], user=cast.outsider
-        )
+        by_org = list(lab_matches(organization_ids=[cast.other_org.pk], user=cast.outsider).matches)
     # 0.95 × 0.9 = 0.855 > 0.75 > 0.80 × 0.9 = 0.72: only the close call changes places.
     expected = ["沉默且高很多", "无记录", "沉默但略高"]
     assert [m.need.title for m, _v in by_result] == expected
-    assert [m.need.title for m, _v in by_org] == expected
+    assert [m.need.title for m in by_org] == expected
     assert [m.score for m, _v in by_result] == [0.95, 0.75, 0.80]  # the shown score is unchanged
     # One query per source (access requests, invitations, bids), however many organizations.
     from matching.catalogue.responsiveness import rank_factors

@@ -140,9 +140,17 @@ def _stored() -> dict[str, Calibration]:
     return {key: Calibration.from_dict(value) for key, value in data.items()}
 
 
-def for_model(model_id: str) -> Calibration | None:
-    """The calibration fitted for this embedding model, or None."""
+def shipped(model_id: str) -> Calibration | None:
+    """The calibration shipped in ``calibration.json`` for this embedding model, or None."""
     return _stored().get(model_id)
+
+
+def for_model(model_id: str) -> Calibration | None:
+    """The calibration in force for this embedding model: the one of its active tuned configuration
+    (``manage.py tune_ranking``, ``matching.matcher.active``), else the shipped one, else None."""
+    from matching.matcher import active
+
+    return active.tuned_calibration(model_id) or shipped(model_id)
 
 
 def save(calibration: Calibration, path: Path = CALIBRATION_FILE) -> None:

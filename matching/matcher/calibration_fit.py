@@ -24,6 +24,7 @@ import numpy as np
 
 from matching.matcher import calibration, evaluation
 from matching.matcher.offline import OfflinePool, Ranked
+from matching.matcher.ranking import DEFAULT_CONFIG, RankingConfig
 
 TRAIN_DEPTH = 20
 ALERT_DEPTH = 10
@@ -56,14 +57,18 @@ def rank_split(
     q_vecs: np.ndarray,
     r_vecs: np.ndarray,
     *,
-    depth: int = 100,
+    depth: int | None = 100,
     model_id: str | None = None,
+    config: RankingConfig = DEFAULT_CONFIG,
+    scorer: calibration.Calibration | None = None,
     log: Callable[[str], None] = lambda _m: None,
 ) -> SplitRankings:
-    """Rank every need against the full pool and against the orphan pool (ordered by the
-    calibrated score of ``model_id`` when given, else by the fused score)."""
+    """Rank every need against the full pool and against the orphan pool with the fusion weights
+    ``config`` (ordered by the calibrated score of ``scorer`` or of ``model_id`` when given, else by
+    the fused score; ``depth`` None keeps every candidate)."""
     removed = relevant_ids(qrels)
-    full = _rank_pool(demands, results, demand_texts, result_texts, q_vecs, r_vecs, depth, model_id)
+    options = {"depth": depth, "model_id": model_id, "config": config, "scorer": scorer}
+    full = _rank_pool(demands, results, demand_texts, result_texts, q_vecs, r_vecs, **options)
     log("full pool ranked; ranking the orphan pool…")
     keep = [j for j, r in enumerate(results) if r["id"] not in removed]
     orphan = _rank_pool(
@@ -73,13 +78,14 @@ def rank_split(
         [result_texts[j] for j in keep],
         q_vecs,
         np.asarray(r_vecs)[keep],
-        depth,
-        model_id,
+        **options,
     )
     return SplitRankings(full=full, orphan=orphan, qrels=qrels, removed=removed)
 
 
-def _rank_pool(demands, results, demand_texts, result_texts, q_vecs, r_vecs, depth, model_id):
+def _rank_pool(
+    demands, results, demand_texts, result_texts, q_vecs, r_vecs, *, depth, model_id, config, scorer
+):
     pool = OfflinePool([r["id"] for r in results], result_texts, r_vecs)
     result_fields = [r.get("field") for r in results]
 
@@ -97,6 +103,8 @@ def _rank_pool(demands, results, demand_texts, result_texts, q_vecs, r_vecs, dep
             structured=partial(field_fits, d.get("field")),
             limit=depth,
             model_id=model_id,
+            config=config,
+            scorer=scorer,
         )
         for i, d in enumerate(demands)
     }
@@ -256,17 +264,27 @@ def fit(
     evidence_levels: Mapping[str, float] | None = None,
     feature_names: Sequence[str] = calibration.FEATURES,
     threshold: float | None = None,
+    extra: tuple[np.ndarray, np.ndarray] | None = None,
 ):
     """Cross-validated fit over ``feature_names``. Returns the final ``Calibration`` (fitted on all
     rows; the threshold, unless given, chosen on the out-of-fold scores), the out-of-fold metrics and
-    the out-of-fold scores."""
+    the out-of-fold scores. ``extra``: more labelled rows (features in ``feature_names`` order,
+    labels), e.g. from users' feedback, added to every training fold and to the final fit; the
+    out-of-fold figures stay the split's."""
     from sklearn.model_selection import GroupKFold
 
     x, y, groups, _where = training_rows(split, feature_names=feature_names)
+    extra_x, extra_y = extra if extra is not None else (np.zeros((0, x.shape[1])), np.zeros(0))
+
+    def with_extra(xs: np.ndarray, ys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if not len(extra_y):
+            return xs, ys
+        return np.vstack([xs, extra_x]), np.concatenate([ys, extra_y])
+
     demand_ids = list(split.full)
     oof = {pool: {} for pool in ("full", "orphan")}
     for train, test in GroupKFold(n_splits=FOLDS).split(x, y, groups):
-        params = _fit_logistic(x[train], y[train])
+        params = _fit_logistic(*with_extra(x[train], y[train]))
         test_needs = {demand_ids[g] for g in set(groups[test].tolist())}
         sub = SplitRankings(
             full={d: split.full[d] for d in test_needs},
@@ -281,7 +299,7 @@ def fit(
         tops = np.asarray([v.max() for v in oof["orphan"].values() if len(v)])
         threshold = choose_threshold(s, rel, tops)
     cv_metrics = calibration_metrics(split, oof["full"], oof["orphan"], threshold)
-    mean, scale, coef, intercept = _fit_logistic(x, y)
+    mean, scale, coef, intercept = _fit_logistic(*with_extra(x, y))
     fitted = calibration.Calibration(
         model_id=model_id,
         features=tuple(feature_names),

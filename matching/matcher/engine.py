@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from django.db import connection, transaction
 
-from matching.matcher import calibration, lexical, ranking
+from matching.matcher import active, calibration, lexical, ranking
 from matching.matcher.documents import MatchDoc, doc_for, load_objects
 from matching.matcher.indexing import lexical_stats, tokens_for
 from matching.models import EmbeddingVersion, ObjectKind
@@ -62,6 +62,8 @@ class Candidate:
     score: float = 0.0
     calibrated: bool = False
     features: dict[str, float] = field(default_factory=dict)
+    # Weight-free signals (``_signals``), stored in the match's components for refitting.
+    signals: dict[str, float] = field(default_factory=dict)
 
 
 def calibration_features(
@@ -377,9 +379,13 @@ def rank(
     qvec: np.ndarray,
     limit: int,
     filters: Filters = Filters(),
-    config: ranking.RankingConfig = ranking.DEFAULT_CONFIG,
+    config: ranking.RankingConfig | None = None,
 ) -> list[Candidate]:
-    """The best ``limit`` candidates of ``kind`` for ``query``, with their component scores."""
+    """The best ``limit`` candidates of ``kind`` for ``query``, with their component scores.
+    ``config``: the fusion weights; by default the model's active configuration
+    (``matching.matcher.active``)."""
+    if config is None:
+        config = active.ranking_config(version.model_id)
     q_tokens = tokens_for(query.text)
     stats = lexical_stats(kind, q_tokens)
     ids = list(
@@ -403,14 +409,16 @@ def rank(
     sample_bm25 = sample.corpus.scores(q_tokens, stats)
     docs = [doc_for(kind, objects[i]) for i in ids]
     doc_tokens = [tokens[i] for i in ids]
+    fits = structured_fits(query, docs)
     fused = rerank(
         dense=dense,
         bm25=bm25,
         sample_dense=sample_dense,
         sample_bm25=sample_bm25,
-        structured=structured_fits(query, docs),
+        structured=fits,
         config=config,
     )
+    z_dense = pool_zscores(dense, np.asarray(sample_dense, dtype=np.float64))
     values = calibration_features(
         fused=fused.scores,
         dense=dense,
@@ -437,9 +445,24 @@ def rank(
             score=float(scores[j]),
             calibrated=calibrated,
             features={name: float(v[j]) for name, v in values.items()},
+            signals=_signals(j, z_dense, values, fits),
         )
         for j in order
     ]
+
+
+def _signals(j: int, z_dense, values, fits) -> dict[str, float]:
+    """The weight-free signals of candidate ``j`` (stored with its match, read by ``tune_ranking``):
+    z-scores, coverage and every known structured fit."""
+    out = {
+        "z_dense": float(z_dense[j]),
+        "z_lexical": float(values["z_bm25"][j]),
+        "coverage": float(values["coverage"][j]),
+    }
+    for name, fit in fits.items():
+        if not np.isnan(fit[j]):
+            out[f"fit_{name}"] = float(fit[j])
+    return out
 
 
 def field_names(codes: Iterable[str]) -> dict[str, str]:

@@ -167,3 +167,59 @@ class ReindexBatch(models.Model):
 
     def __str__(self) -> str:
         return f"{self.stage} {self.kind} from {self.first_id} ({len(self.object_ids)}) @ v{self.version_id}"
+
+
+class RankingConfiguration(models.Model):
+    """A ranking configuration of one embedding model: fusion weights and calibration refitted by
+    ``manage.py tune_ranking`` (``matching.matcher.tuning``). At most one per model is active; the
+    ranker reads it at run time (``matching.matcher.active``) and falls back to the shipped
+    ``ranking.DEFAULT_CONFIG`` and ``matching/calibration.json`` when there is none."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", _("使用中")
+        REJECTED = "rejected", _("未采用")
+        RETIRED = "retired", _("已停用")
+
+    model_id = models.CharField(_("模型"), max_length=200)
+    status = models.CharField(_("状态"), max_length=16, choices=Status.choices)
+    # ``ranking.RankingConfig.to_dict()``: the dense weight and the structured-fit weights.
+    weights = models.JSONField(_("权重"), default=dict)
+    # ``{"main": Calibration.to_dict(), "absolute": …}``.
+    calibration = models.JSONField(_("校准"), default=dict)
+    # Dev metrics of the current and this configuration, and the feedback used.
+    evaluation = models.JSONField(_("评估"), default=dict)
+    created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
+    activated_at = models.DateTimeField(_("启用时间"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("排序配置")
+        verbose_name_plural = _("排序配置")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["model_id"],
+                condition=Q(status="active"),
+                name="one_active_ranking_configuration",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.model_id} #{self.pk} ({self.get_status_display()})"
+
+
+class OrganizationRankingPreference(models.Model):
+    """How much one organization's needs weigh each structured fit, learnt from the reasons of its
+    不相关 feedback (``matching.matcher.preferences``): multipliers of the configured weights, each
+    bounded to [``MIN_FACTOR``, ``MAX_FACTOR``]."""
+
+    organization = models.OneToOneField(
+        "accounts.Organization", on_delete=models.CASCADE, related_name="+"
+    )
+    factors = models.JSONField(_("权重系数"), default=dict)
+    updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("机构排序偏好")
+        verbose_name_plural = _("机构排序偏好")
+
+    def __str__(self) -> str:
+        return f"{self.organization_id}: {self.factors}"

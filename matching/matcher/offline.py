@@ -11,11 +11,11 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from matching.matcher import calibration, engine, lexical
+from matching.matcher import calibration, engine, lexical, ranking
 from matching.matcher.indexing import tokens_for
 
 
@@ -67,13 +67,16 @@ class OfflinePool:
         qvec: np.ndarray,
         *,
         structured: Callable[[list[int]], dict[str, np.ndarray]] | None = None,
-        limit: int = 100,
+        limit: int | None = 100,
         model_id: str | None = None,
+        config: ranking.RankingConfig = ranking.DEFAULT_CONFIG,
+        scorer: calibration.Calibration | None = None,
     ) -> Ranked:
         """The best ``limit`` pool ids for one query with their fused scores and the calibration
-        features (``matching.matcher.calibration.FEATURES``), best first. With the ``model_id`` of a
-        calibrated model, ordered by the calibrated score as the service does; else by the fused
-        score (as the calibration is fitted)."""
+        features (``matching.matcher.calibration.FEATURES``), best first (``limit`` None: every
+        candidate). With a ``scorer`` (a calibration) or the ``model_id`` of a calibrated model,
+        ordered by the calibrated score as the service does; else by the fused score (as the
+        calibration is fitted). ``config``: the fusion weights."""
         q_tokens = tokens_for(query_text)
         dense_all = self.vectors @ np.asarray(qvec, dtype=np.float32)
         ann = np.argsort(-dense_all, kind="stable")[: engine.ANN_CANDIDATES].tolist()
@@ -81,12 +84,14 @@ class OfflinePool:
         doc_tokens = [self.tokens[i] for i in candidates]
         bm25 = lexical.bm25_scores(q_tokens, doc_tokens, self.stats)
         sample_bm25 = self.sample_corpus.scores(q_tokens, self.stats)
+        fits = structured(candidates) if structured else {}
         fused = engine.rerank(
             dense=dense_all[candidates],
             bm25=bm25,
             sample_dense=dense_all[self.sample],
             sample_bm25=sample_bm25,
-            structured=structured(candidates) if structured else {},
+            structured=fits,
+            config=config,
         )
         values = engine.calibration_features(
             fused=fused.scores,
@@ -98,15 +103,22 @@ class OfflinePool:
             stats=self.stats,
         )
         order = fused.order()
-        if model_id is not None:
+        if scorer is not None:
+            order = calibration.order(scorer.probability(values), fused.scores)
+        elif model_id is not None:
             scores, calibrated = calibration.scores(model_id, values)
             if calibrated:
                 order = calibration.order(scores, fused.scores)
         order = order[:limit]
+        signals = {
+            "z_dense": engine.pool_zscores(dense_all[candidates], dense_all[self.sample]),
+            **{f"fit_{name}": np.asarray(v, dtype=np.float64) for name, v in fits.items()},
+        }
         return Ranked(
             ids=[self.ids[candidates[j]] for j in order],
             fused=fused.scores[order],
             features={name: v[order] for name, v in values.items()},
+            signals={name: v[order] for name, v in signals.items()},
         )
 
 
@@ -117,6 +129,12 @@ class Ranked:
     ids: list[str]
     fused: np.ndarray
     features: dict[str, np.ndarray]
+    # Weight-free signals for refitting the fusion (``matching.matcher.tuning``): the dense z-score
+    # and each raw structured fit (``fit_<name>``, NaN = unknown); the lexical z-score is
+    # ``features["z_bm25"]``.
+    signals: dict[str, np.ndarray] = field(default_factory=dict)
 
-    def scores(self, model_id: str) -> np.ndarray:
+    def scores(self, model_id: str, scorer: calibration.Calibration | None = None) -> np.ndarray:
+        if scorer is not None:
+            return scorer.probability(self.features)
         return calibration.scores(model_id, self.features)[0]

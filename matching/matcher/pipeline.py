@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Sequence
 
 from django.db import transaction
 
-from matching.matcher import engine, explain, indexing
+from matching.matcher import active, engine, explain, indexing, preferences
 from matching.matcher.documents import MatchDoc, doc_for, is_matchable, load_objects, need_doc
 from matching.models import Match, MatchFeedback, Need, ObjectKind
 
@@ -96,10 +96,16 @@ def rejected_candidates(need: Need) -> tuple[set[int], set[int]]:
 def rank_for_need(
     need: Need, doc: MatchDoc | None = None
 ) -> tuple[list[engine.Candidate], list[engine.Candidate]]:
+    """The need's ranked results and capability profiles: with the active weights scaled by its
+    organization's preferences, without the pairs it rejected, their near-duplicates lowered
+    (``matching.matcher.preferences``)."""
     version = indexing.serving_version()
     doc = doc or need_doc(need)
     qvec = query_vector(version, doc)
     rejected_results, rejected_caps = rejected_candidates(need)
+    config = active.ranking_config(version.model_id).scaled(
+        preferences.factors_for(need.organization_id)
+    )
     results = engine.rank(
         version=version,
         kind=ObjectKind.RESULT,
@@ -107,6 +113,7 @@ def rank_for_need(
         qvec=qvec,
         limit=RESULTS_PER_NEED,
         filters=engine.Filters(exclude_ids=tuple(sorted(rejected_results))),
+        config=config,
     )
     capabilities = engine.rank(
         version=version,
@@ -115,8 +122,36 @@ def rank_for_need(
         qvec=qvec,
         limit=CAPABILITIES_PER_NEED,
         filters=engine.Filters(exclude_ids=tuple(sorted(rejected_caps))),
+        config=config,
     )
-    return results, capabilities
+    return (
+        lower_near_duplicates(version, ObjectKind.RESULT, results, rejected_results),
+        lower_near_duplicates(version, ObjectKind.CAPABILITY, capabilities, rejected_caps),
+    )
+
+
+def lower_near_duplicates(
+    version, kind: str, candidates: list[engine.Candidate], rejected: set[int]
+) -> list[engine.Candidate]:
+    """Multiply the score of every candidate within ``preferences.NEAR_DUPLICATE_COSINE`` of a
+    rejected object by ``NEAR_DUPLICATE_FACTOR`` (noting the cosine in its components), and re-order
+    as ``engine.rank`` does: by score, ties by the fused score."""
+    if not rejected or not candidates:
+        return candidates
+    ids = [c.object_id for c in candidates]
+    closest: dict[int, float] = {}
+    for object_id in sorted(rejected):
+        vector = engine.stored_vector(version, kind, object_id)
+        if vector is None:
+            continue
+        for candidate_id, cosine in engine.dense_similarities(version, kind, vector, ids).items():
+            closest[candidate_id] = max(closest.get(candidate_id, -1.0), cosine)
+    for candidate in candidates:
+        cosine = closest.get(candidate.object_id, -1.0)
+        if cosine >= preferences.NEAR_DUPLICATE_COSINE:
+            candidate.score *= preferences.NEAR_DUPLICATE_FACTOR
+            candidate.components["near_duplicate"] = cosine
+    return sorted(candidates, key=lambda c: (-round(c.score, 6), -c.fused))
 
 
 def build_matches(
@@ -131,6 +166,7 @@ def build_matches(
     for rank, candidate in enumerate(candidates, start=1):
         components = {
             **candidate.components,
+            **candidate.signals,
             "dense_cosine": candidate.dense,
             "bm25": candidate.lexical,
             "fused": candidate.fused,

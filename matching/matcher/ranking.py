@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import numpy as np
 
 Normalization = Literal["zscore", "minmax", "rank", "none"]
+DEFAULT_DENSE = 0.8
 
 
 @dataclass(frozen=True)
@@ -27,7 +28,7 @@ class RankingConfig:
     """All ranking weights and constants. Tuned on the dev split only (docs/matching.md)."""
 
     # Convex weight of the dense (embedding) score; lexical gets 1 - dense.
-    dense: float = 0.8
+    dense: float = DEFAULT_DENSE
     normalization: Normalization = "zscore"
     # Reciprocal-rank constant, used only when normalization == "rank".
     rrf_k: int = 60
@@ -52,6 +53,26 @@ class RankingConfig:
     @property
     def lexical(self) -> float:
         return 1.0 - self.dense
+
+    def to_dict(self) -> dict:
+        """The tunable weights (``manage.py tune_ranking`` stores them per model)."""
+        return {"dense": self.dense, "structured": dict(self.structured)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping) -> RankingConfig:
+        """A configuration with these weights; every other constant as shipped."""
+        return cls(
+            dense=float(data.get("dense", DEFAULT_DENSE)),
+            structured={str(k): float(v) for k, v in (data.get("structured") or {}).items()},
+        )
+
+    def scaled(self, factors: Mapping[str, float]) -> RankingConfig:
+        """The same configuration with some structured weights multiplied (an organization's
+        preferences, ``matching.matcher.preferences``)."""
+        if not factors:
+            return self
+        weights = {k: v * float(factors.get(k, 1.0)) for k, v in self.structured.items()}
+        return replace(self, structured=weights)
 
 
 DEFAULT_CONFIG = RankingConfig()

@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 from accounts.selectors import member_org_ids
 from core.services import audit_record
 from matching import tasks
+from matching.matcher import preferences
 from matching.models import Match, MatchFeedback
 
 
@@ -31,7 +32,8 @@ def match_feedback_give(
 ) -> MatchFeedback:
     """Record (or change) one side's verdict on a match. A 'not relevant' removes the pair from that
     side's lists at once (``match_selectors``); from the need's side the need is also re-ranked
-    without it, which is scheduled now."""
+    without it (its near-duplicates lowered), which is scheduled now, and the need organization's
+    structured-fit preferences are recomputed from its reasons (``matcher.preferences``)."""
     if verdict not in MatchFeedback.Verdict.values:
         raise ValidationError({"verdict": [_("请选择“感兴趣”或“不相关”。")]})
     if reason and reason not in MatchFeedback.Reason.values:
@@ -45,6 +47,9 @@ def match_feedback_give(
         defaults={"user": user, "verdict": verdict, "reason": reason, "comment": comment.strip()},
     )
     audit_record(actor=user, action="match.feedback", target=match, to_state=verdict, reason=reason)
+    if organization_id == match.need.organization_id:
+        # The reasons of its 不相关 on its own needs weigh that organization's structured fits.
+        preferences.refresh(organization_id)
     if (
         verdict == MatchFeedback.Verdict.NOT_RELEVANT
         and organization_id == match.need.organization_id

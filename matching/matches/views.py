@@ -5,15 +5,16 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from accounts.selectors import member_org_ids
-from matching.matcher import calibration
 from matching.matches import selectors as match_selectors
 from matching.matches import services as match_services
+from matching.matches.forms import MatchFilterForm
 
 
 @require_POST
@@ -39,16 +40,31 @@ def match_feedback(request, pk: int):
     return redirect(target)
 
 
+MATCHES_PER_PAGE = 20
+
+
 @login_required
 def my_matches(request):
-    org_ids = list(member_org_ids(request.user))
-    matched = match_selectors.matched_needs_for_organization(
-        organization_ids=org_ids, user=request.user
+    """The needs matched to the user's organizations' results and profiles, grouped by result or
+    profile, best first, filtered by strength and field, a page at a time."""
+    form = MatchFilterForm(request.GET or None)
+    valid = form.is_valid() if request.GET else True
+    chosen = form.cleaned_data if request.GET and valid else {}
+    found = match_selectors.lab_matches(
+        organization_ids=list(member_org_ids(request.user)),
+        user=request.user,
+        strength=chosen.get("strength", ""),
+        field_code=chosen.get("field", ""),
     )
+    page = Paginator(found.matches, MATCHES_PER_PAGE).get_page(request.GET.get("page"))
+    params = request.GET.copy()
+    params.pop("page", None)
     context = {
-        "matched_needs": matched,
-        "has_strong": any(
-            calibration.strength(m.score, m.model_version) == "strong" for m, _v in matched
-        ),
+        "form": form,
+        "page": page,
+        "query": params.urlencode(),
+        "fields": found.fields,
+        "chosen": chosen,
+        "has_strong": found.has_strong,
     }
-    return render(request, "matching/my_matches.html", context)
+    return render(request, "matching/my_matches.html", context, status=200 if valid else 400)

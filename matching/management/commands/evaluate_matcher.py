@@ -7,7 +7,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from matching.matcher import calibration, calibration_fit, embedding
+from matching.matcher import active, calibration, calibration_fit, embedding
 from matching.matcher.evaluation import compute_metrics, demand_text, load_split, result_text
 from matching.matcher.vector_cache import encode_cached
 
@@ -75,6 +75,8 @@ class Command(BaseCommand):
             r_vecs,
             depth=100,
             model_id=model_id,
+            # The weights in force: the active tuned configuration, else the shipped ones.
+            config=active.ranking_config(model_id),
             log=self._log,
         )
         metrics = compute_metrics({d: r.ids for d, r in split.full.items()}, qrels)
