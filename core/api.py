@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
@@ -70,6 +71,16 @@ class StrictBooleanField(serializers.BooleanField):
     def to_internal_value(self, data):
         if not isinstance(data, (bool, str)):
             self.fail("invalid", input=data)
+        return super().to_internal_value(data)
+
+
+class StrictUUIDField(serializers.UUIDField):
+    """A uuid as JSON text: DRF's ``UUIDField`` also reads an integer (``false`` included, as
+    ``UUID(int=0)``), which the schema does not allow."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, (str, uuid.UUID)):
+            self.fail("invalid", value=data)
         return super().to_internal_value(data)
 
 

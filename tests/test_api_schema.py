@@ -164,6 +164,13 @@ def test_a_number_where_the_schema_says_text_is_refused_and_changes_nothing(db):
     assert list(response.json()) == ["is_published"]
     profile.refresh_from_db()
     assert profile.is_published
+    # Nor an integer (``false``) a uuid: DRF would read it as UUID(int=0).
+    for value in (False, 0):
+        response = api.patch(
+            f"/api/v1/capabilities/{profile.uuid}/", {"organization": value}, format="json"
+        )
+        assert response.status_code == 400
+        assert list(response.json()) == ["organization"]
 
     # An empty related field is not "clear it": null is, as the schema says.
     before = need.region_id

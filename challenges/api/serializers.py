@@ -19,7 +19,7 @@ from challenges.models import (
     RubricCriterion,
     Score,
 )
-from core.api import RowSerializer, StrictBooleanField, StrictCharField
+from core.api import RowSerializer, StrictBooleanField, StrictCharField, StrictUUIDField
 from core.limits import LONG_TEXT, PARAGRAPH
 from matching.catalogue.answers import MAX_ANSWER_DAYS, DeclineReason
 from matching.catalogue.api.serializers import QualityOutputSerializer
@@ -48,9 +48,9 @@ class ChallengeSummaryOutputSerializer(serializers.Serializer):
     """What anyone who may know of the challenge sees (summary-public needs stop here). Built from
     ``challenges.selectors.challenge_public_fields``, never from the model directly."""
 
-    uuid = serializers.UUIDField()
+    uuid = StrictUUIDField()
     title = StrictCharField()
-    need = serializers.UUIDField(source="need_uuid")
+    need = StrictUUIDField(source="need_uuid")
     organization = StrictCharField(
         source="enterprise",
         allow_null=True,
@@ -118,7 +118,7 @@ class ChallengeOutputSerializer(ChallengeSummaryOutputSerializer):
 
 
 class ChallengeMemberOutputSerializer(serializers.ModelSerializer):
-    organization = serializers.UUIDField(source="organization.uuid")
+    organization = StrictUUIDField(source="organization.uuid")
     organization_name = StrictCharField(source="organization.name")
 
     class Meta:
@@ -137,8 +137,8 @@ class ChallengeMemberOutputSerializer(serializers.ModelSerializer):
 class ChallengeBidOutputSerializer(serializers.ModelSerializer):
     # Plain strings (values listed in the help text): several models have a "status" enum.
     status = StrictCharField(read_only=True, help_text=" | ".join(Bid.Status.values))
-    challenge = serializers.UUIDField(source="challenge.uuid")
-    organization = serializers.UUIDField(source="organization.uuid")
+    challenge = StrictUUIDField(source="challenge.uuid")
+    organization = StrictUUIDField(source="organization.uuid")
     organization_name = StrictCharField(source="organization.name")
     indicator_responses = serializers.SerializerMethodField()
     budget_items = serializers.SerializerMethodField()
@@ -207,8 +207,8 @@ class ChallengeInvitationOutputSerializer(serializers.ModelSerializer):
     status = StrictCharField(
         read_only=True, help_text=" | ".join(ChallengeInvitation.Status.values)
     )
-    challenge = serializers.UUIDField(source="challenge.uuid")
-    organization = serializers.UUIDField(source="organization.uuid")
+    challenge = StrictUUIDField(source="challenge.uuid")
+    organization = StrictUUIDField(source="organization.uuid")
     organization_name = StrictCharField(source="organization.name")
 
     class Meta:
@@ -228,7 +228,7 @@ class ChallengeInvitationOutputSerializer(serializers.ModelSerializer):
 
 
 class ChallengeAssignmentOutputSerializer(serializers.ModelSerializer):
-    challenge = serializers.UUIDField(source="challenge.uuid")
+    challenge = StrictUUIDField(source="challenge.uuid")
     challenge_title = StrictCharField(source="challenge.title")
     expert = serializers.IntegerField(source="expert_id")
     expert_name = StrictCharField(source="expert.user.name")
@@ -247,7 +247,7 @@ class ChallengeAssignmentOutputSerializer(serializers.ModelSerializer):
 
 
 class ChallengeConflictOutputSerializer(serializers.Serializer):
-    organization = serializers.UUIDField(source="organization.uuid")
+    organization = StrictUUIDField(source="organization.uuid")
     organization_name = StrictCharField(source="organization.name")
     kind = StrictCharField()
 
@@ -267,7 +267,7 @@ class ChallengeExpertSuggestionOutputSerializer(serializers.Serializer):
 
 
 class ChallengeScoreOutputSerializer(serializers.ModelSerializer):
-    bid = serializers.UUIDField(source="bid.uuid")
+    bid = StrictUUIDField(source="bid.uuid")
     criterion = serializers.IntegerField(source="criterion_id")
     expert = serializers.IntegerField(source="assignment.expert_id")
 
@@ -288,7 +288,7 @@ class ChallengeRankingRowOutputSerializer(serializers.Serializer):
     """The enterprise's working ranking during review (``challenges.selectors.challenge_ranking``)."""
 
     view = serializers.SerializerMethodField()
-    bid = serializers.UUIDField(source="bid.uuid")
+    bid = StrictUUIDField(source="bid.uuid")
     organization_name = StrictCharField(source="bid.organization.name")
     total = serializers.DecimalField(max_digits=6, decimal_places=2, allow_null=True)
     expert_totals = serializers.DictField(
@@ -306,7 +306,7 @@ class ChallengePublicRankingRowOutputSerializer(serializers.Serializer):
     anyone else only the winners, with ``bid``, ``rank`` and ``score`` null."""
 
     view = serializers.SerializerMethodField()
-    bid = serializers.UUIDField(allow_null=True)
+    bid = StrictUUIDField(allow_null=True)
     organization_name = StrictCharField()
     rank = serializers.IntegerField(allow_null=True)
     score = serializers.DecimalField(max_digits=6, decimal_places=2, allow_null=True)
@@ -349,7 +349,7 @@ class ChallengeContractMilestoneOutputSerializer(serializers.ModelSerializer):
 
 class ChallengeContractOutputSerializer(serializers.ModelSerializer):
     status = StrictCharField(read_only=True, help_text=" | ".join(Contract.Status.values))
-    organization = serializers.UUIDField(source="organization.uuid")
+    organization = StrictUUIDField(source="organization.uuid")
     organization_name = StrictCharField(source="organization.name")
     milestones = ChallengeContractMilestoneOutputSerializer(many=True)
 
@@ -416,7 +416,7 @@ class ChallengeTermsInputSerializer(serializers.Serializer):
 
 
 class ChallengeCreateInputSerializer(ChallengeTermsInputSerializer):
-    need = serializers.UUIDField()
+    need = StrictUUIDField()
 
 
 class ChallengeReasonInputSerializer(serializers.Serializer):
@@ -437,7 +437,7 @@ def _decline_note() -> serializers.CharField:
 
 
 class ChallengeAwardInputSerializer(serializers.Serializer):
-    winners = serializers.ListField(child=serializers.UUIDField(), min_length=1)
+    winners = serializers.ListField(child=StrictUUIDField(), min_length=1)
     reason = StrictCharField(max_length=PARAGRAPH)
     decline_reason = _decline_reason(required=False, allow_blank=True)
     decline_note = _decline_note()
@@ -455,7 +455,7 @@ class ChallengeInvitationAnswerInputSerializer(serializers.Serializer):
 
 
 class ChallengeDownselectInputSerializer(serializers.Serializer):
-    keep = serializers.UUIDField(help_text="The contract that continues.")
+    keep = StrictUUIDField(help_text="The contract that continues.")
     after_milestone = serializers.IntegerField(help_text="Id of the challenge milestone.")
     reason = StrictCharField(max_length=PARAGRAPH)
 
@@ -501,7 +501,7 @@ class ChallengeBidInputSerializer(serializers.Serializer):
 
 
 class ChallengeBidCreateInputSerializer(ChallengeBidInputSerializer):
-    organization = serializers.UUIDField(help_text="The bidding (lead) organization.")
+    organization = StrictUUIDField(help_text="The bidding (lead) organization.")
     submit = StrictBooleanField(default=False, help_text="Submit right away.")
 
 
@@ -510,7 +510,7 @@ class ChallengeAssignInputSerializer(serializers.Serializer):
 
 
 class ChallengeScoreInputSerializer(RowSerializer):
-    bid = serializers.UUIDField()
+    bid = StrictUUIDField()
     criterion = serializers.IntegerField()
     value = serializers.IntegerField(min_value=0, max_value=100, allow_null=True)
     comment = StrictCharField(max_length=500, required=False, allow_blank=True)

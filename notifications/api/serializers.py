@@ -3,7 +3,7 @@ from collections.abc import Mapping
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
-from core.api import StrictCharField
+from core.api import StrictCharField, StrictUUIDField
 from notifications.models import NotificationPreference
 from taxonomy.models import Field
 
@@ -42,7 +42,7 @@ class PreferenceInputSerializer(serializers.Serializer):
 
 
 class NotificationOutputSerializer(serializers.Serializer):
-    uuid = serializers.UUIDField(source="notification.uuid")
+    uuid = StrictUUIDField(source="notification.uuid")
     subject = StrictCharField()
     template = StrictCharField(source="notification.template")
     link = StrictCharField(source="notification.link")

@@ -14,7 +14,7 @@ from rest_framework import serializers
 
 from accounts.models import Organization
 from accounts.selectors import user_acts_for
-from core.api import RowSerializer, StrictBooleanField, StrictCharField
+from core.api import RowSerializer, StrictBooleanField, StrictCharField, StrictUUIDField
 from matching.catalogue.answers import MAX_ANSWER_DAYS
 from matching.catalogue.projections import NEED_FULL_ONLY_FIELD_ORDER, NEED_SUMMARY_FIELD_ORDER
 from matching.catalogue.quality import quality_of
@@ -163,7 +163,7 @@ class NeedInputSerializer(serializers.Serializer):
     """Create (all required fields) or update (``partial=True``). ``indicators``, when given, replaces
     the need's whole list."""
 
-    organization = serializers.UUIDField(
+    organization = StrictUUIDField(
         required=False,
         help_text=_("发布机构的 uuid；用户只属于一个机构时可省略。仅创建时使用。"),
     )
@@ -282,7 +282,7 @@ class PatentOutputSerializer(serializers.ModelSerializer):
 class ResultInputSerializer(serializers.Serializer):
     """Create or update (``partial=True``); ``patents``, when given, replaces the whole list."""
 
-    organization = serializers.UUIDField(
+    organization = StrictUUIDField(
         required=False,
         help_text=_("完成单位的 uuid；用户只属于一个机构时可省略。仅创建时使用。"),
     )
@@ -367,7 +367,7 @@ class ResultOutputSerializer(QualityFieldMixin, serializers.ModelSerializer):
 
 
 class CapabilityInputSerializer(serializers.Serializer):
-    organization = serializers.UUIDField(
+    organization = StrictUUIDField(
         required=False,
         help_text=_("所属机构的 uuid；用户只属于一个机构时可省略。仅创建时使用。"),
     )
@@ -411,7 +411,7 @@ class ReasonInputSerializer(serializers.Serializer):
 class BulkItemOutputSerializer(serializers.Serializer):
     row = serializers.IntegerField(help_text=_("列表中的序号，从 1 开始。"))
     external_ref = StrictCharField()
-    uuid = serializers.UUIDField()
+    uuid = StrictUUIDField()
     created = serializers.BooleanField()
 
 

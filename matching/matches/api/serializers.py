@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from core.api import StrictCharField
+from core.api import StrictCharField, StrictUUIDField
 from matching.models import CoopMode, MatchFeedback
 
 
@@ -29,7 +29,7 @@ class ExplanationSerializer(serializers.Serializer):
 
 class CandidateSerializer(serializers.Serializer):
     kind = StrictCharField()
-    uuid = serializers.UUIDField()
+    uuid = StrictUUIDField()
     title = StrictCharField()
     organization = StrictCharField()
     url = StrictCharField()
