@@ -3,7 +3,7 @@
 scratch directory, never the one ``make run`` uses, then the Schemathesis CLI over every operation
 of ``/api/schema/`` once per demo role with that role's token.
 
-    python scripts/api_fuzz_live.py [--examples 100] [--port 8765] [--keep]
+    python scripts/api_fuzz_live.py [--examples 100] [--port 8765] [--roles lab,staff] [--keep]
 
 Prints each role's Schemathesis summary and, last, one JSON line with the totals; exits non-zero on
 any failure. Each role's whole report is kept in ``var/api-fuzz-live/<role>.txt``. ``make api-fuzz-live``
@@ -76,6 +76,9 @@ def main() -> int:
     parser.add_argument("--examples", type=int, default=100)
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--keep", action="store_true", help="keep the scratch directory")
+    parser.add_argument(
+        "--roles", default=",".join(ROLES), help=f"comma-separated, of {', '.join(ROLES)}"
+    )
     args = parser.parse_args()
 
     python = sys.executable
@@ -108,7 +111,8 @@ def main() -> int:
     totals: dict[str, dict] = {}
     try:
         _wait_for(f"{base}/healthz", seconds=1800)
-        for role, email in ROLES.items():
+        for role in args.roles.split(","):
+            email = ROLES[role]
             key = subprocess.run(  # noqa: S603
                 [python, "manage.py", "api_token", email, "--name", "schemathesis"],
                 cwd=ROOT,
