@@ -218,6 +218,16 @@ WORKER_QUEUES = (CELERY_TASK_DEFAULT_QUEUE, CELERY_MAIL_QUEUE, CELERY_REINDEX_QU
 # may take it over (its worker died); keep the lease above the task time limit.
 REINDEX_BATCH_SIZE = env_int("REINDEX_BATCH_SIZE", 256)
 REINDEX_BATCH_LEASE = env_int("REINDEX_BATCH_LEASE", CELERY_TASK_TIME_LIMIT + 60)
+# Live matching keeps priority over a rebuild (matching/matcher/priority.py): the rebuild encodes
+# REINDEX_ENCODE_CHUNK texts at a time and, before each chunk or need, waits while live matching runs,
+# at most REINDEX_YIELD_MAX_SECONDS per wait; a live task's marker lapses after its lease.
+REINDEX_ENCODE_CHUNK = env_int("REINDEX_ENCODE_CHUNK", 8)
+REINDEX_YIELD_MAX_SECONDS = env_float("REINDEX_YIELD_MAX_SECONDS", 10.0)
+MATCHER_LIVE_LEASE_SECONDS = env_int("MATCHER_LIVE_LEASE_SECONDS", 120)
+if REINDEX_ENCODE_CHUNK < 1 or REINDEX_YIELD_MAX_SECONDS < 0 or MATCHER_LIVE_LEASE_SECONDS < 1:
+    raise ImproperlyConfigured(
+        "REINDEX_ENCODE_CHUNK, REINDEX_YIELD_MAX_SECONDS or MATCHER_LIVE_LEASE_SECONDS out of range"
+    )
 # Load the embedding model when a worker's pool process starts (off for the mail worker).
 WORKER_PRELOAD_MODEL = env_bool("WORKER_PRELOAD_MODEL", True)
 # Load the embedding model in each gunicorn worker when it starts (gunicorn.conf.py), so the first

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import zlib
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -165,9 +165,16 @@ def tokens_for(text: str) -> list[str]:
     return [t[:MAX_TOKEN_CHARS] for t in lexical.tokenize(text)]
 
 
-def index_docs(kind: str, docs: Sequence[MatchDoc], *, batch_size: int = 32) -> int:
+def index_docs(
+    kind: str,
+    docs: Sequence[MatchDoc],
+    *,
+    batch_size: int = 32,
+    pause: Callable[[], object] | None = None,
+) -> int:
     """Embed and tokenise ``docs`` of one kind; unchanged content is never re-embedded.
-    Returns how many vectors were computed."""
+    Returns how many vectors were computed. With ``pause`` (the rebuild yielding to live matching),
+    the texts are encoded ``REINDEX_ENCODE_CHUNK`` at a time and ``pause()`` runs before each chunk."""
     computed = 0
     version_for_current_model()
     for version in writable_versions():
@@ -180,11 +187,7 @@ def index_docs(kind: str, docs: Sequence[MatchDoc], *, batch_size: int = 32) -> 
         todo = [d for d in docs if existing.get(d.object_id) != hashes[d.object_id]]
         if not todo:
             continue
-        # One encode call for all of them: the model sorts the texts by length before batching,
-        # so the more texts it sees at once, the less padding it computes.
-        vectors = encode_for(
-            version, [d.text for d in todo], kind=todo[0].embedding_kind, batch_size=batch_size
-        )
+        vectors = _encode_docs(version, todo, batch_size=batch_size, pause=pause)
         Embedding.objects.bulk_create(
             [
                 Embedding(
@@ -204,6 +207,33 @@ def index_docs(kind: str, docs: Sequence[MatchDoc], *, batch_size: int = 32) -> 
         computed += len(todo)
     _index_lexical(kind, docs)
     return computed
+
+
+def _encode_docs(
+    version: EmbeddingVersion,
+    docs: Sequence[MatchDoc],
+    *,
+    batch_size: int,
+    pause: Callable[[], object] | None,
+) -> list:
+    """The vectors of ``docs``, in their order."""
+    texts = [d.text for d in docs]
+    kind = docs[0].embedding_kind
+    if pause is None:
+        # One encode call for all of them: the model sorts the texts by length before batching,
+        # so the more texts it sees at once, the less padding it computes.
+        return list(encode_for(version, texts, kind=kind, batch_size=batch_size))
+    # Sort by length here, as the model would, so that small chunks pad as little as one call.
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]), reverse=True)
+    chunk = settings.REINDEX_ENCODE_CHUNK
+    vectors: list = [None] * len(texts)
+    for start in range(0, len(order), chunk):
+        pause()
+        part = order[start : start + chunk]
+        encoded = encode_for(version, [texts[i] for i in part], kind=kind, batch_size=batch_size)
+        for i, vector in zip(part, encoded, strict=True):
+            vectors[i] = vector
+    return vectors
 
 
 @transaction.atomic

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Sequence
 
 from django.db import transaction
 
-from matching.matcher import active, engine, explain, indexing, preferences
+from matching.matcher import active, engine, explain, indexing, preferences, priority
 from matching.matcher.documents import MatchDoc, doc_for, is_matchable, load_objects, need_doc
 from matching.models import Match, MatchFeedback, Need, ObjectKind
 
@@ -27,6 +27,12 @@ NEEDS_PER_CANDIDATE = 20
 
 
 def index_and_match(*, kind: str, object_id: int) -> dict:
+    """Live matching of one object (publish, edit, withdraw): a running rebuild yields to it."""
+    with priority.live():
+        return _index_and_match(kind=kind, object_id=object_id)
+
+
+def _index_and_match(*, kind: str, object_id: int) -> dict:
     objects = load_objects(kind, [object_id])
     obj = objects.get(object_id)
     if obj is None or not is_matchable(kind, obj):
@@ -277,7 +283,30 @@ def rank_text(
     budget_max=None,
     limit: int = 10,
 ) -> list[tuple[engine.Candidate, dict]]:
-    """Ad-hoc matching of a free-text need against published results, with explanations."""
+    """Ad-hoc matching of a free-text need against published results, with explanations (live
+    work: a running rebuild yields to it)."""
+    with priority.live():
+        return _rank_text(
+            text=text,
+            field=field,
+            region=region,
+            trl_min=trl_min,
+            coop_modes=coop_modes,
+            budget_max=budget_max,
+            limit=limit,
+        )
+
+
+def _rank_text(
+    *,
+    text: str,
+    field: str | None,
+    region: str | None,
+    trl_min: int | None,
+    coop_modes: list[str] | None,
+    budget_max,
+    limit: int,
+) -> list[tuple[engine.Candidate, dict]]:
     from matching.matcher.documents import text_doc
 
     doc = text_doc(

@@ -9,7 +9,9 @@ A rebuild is planned as rows of ``ReindexBatch`` under the configured model's in
    each re-matched against the (new) pool.
 
 Each batch is one Celery task on the ``reindex`` queue (``matching.tasks``), sent as a chord whose
-callback is ``finish``; live publishing stays on the default queue, served by its own workers.
+callback is ``finish``; live publishing stays on the default queue, served by its own workers, and
+keeps priority where they share cores: a batch encodes in small chunks and waits between them while
+live matching runs (``matching.matcher.priority``).
 
 - **Each batch once.** A task claims its batch in a short transaction (``SELECT … FOR UPDATE SKIP
   LOCKED`` on an unclaimed row, or one whose claim is older than ``REINDEX_BATCH_LEASE``: its
@@ -35,7 +37,7 @@ from django.db import connection, transaction
 from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
-from matching.matcher import indexing, pipeline
+from matching.matcher import indexing, pipeline, priority
 from matching.matcher.documents import doc_for, is_matchable, load_objects
 from matching.models import (
     CapabilityProfile,
@@ -154,12 +156,13 @@ def _index_ids(kind: str, ids: list[int]) -> int:
     docs = [
         doc_for(kind, objects[i]) for i in ids if i in objects and is_matchable(kind, objects[i])
     ]
-    return indexing.index_docs(kind, docs, batch_size=32)
+    return indexing.index_docs(kind, docs, batch_size=32, pause=priority.yield_to_live)
 
 
 def _match_ids(ids: list[int]) -> int:
     matched = 0
     for need in Need.objects.filter(pk__in=ids, status__in=Need.OPEN_STATUSES).order_by("pk"):
+        priority.yield_to_live()
         # A bulk rebuild (demo start-up, model switch) must not email every user.
         pipeline.match_need(need, notify=False)
         matched += 1
