@@ -34,9 +34,9 @@
    (``BENCH_MATCHER_FANOUT_SIZE`` results, default 10000; ``BENCH_MATCHER_FANOUT_WORKERS``, default
    ``1,2``; ``BENCH_MATCHER_FANOUT_BATCH``, default 256), and the extrapolation to 100k and 1M
    results on N machines like this one (batches scale with machines; the chord callback, mostly
-   the HNSW build, runs once). During the last run a live worker (queue ``celery``) matches up to
-   ``BENCH_MATCHER_FANOUT_LIVE`` (20) needs published one a second while the batches run:
-   publish → matches p50/p95 while a reindex runs.
+   the HNSW build, runs once). During each run (``BENCH_MATCHER_FANOUT_LIVE_ON=last``: the last
+   only) a live worker (queue ``celery``) matches up to ``BENCH_MATCHER_FANOUT_LIVE`` (20) needs
+   published one a second while the batches run: publish → matches p50/p95 while a reindex runs.
 
 Everything database-side runs in a scratch database ``bench_matcher`` on the configured server
 (created, migrated, dropped at the end). Knobs (defaults): ``BENCH_MATCHER_ENCODE_N`` (300),
@@ -1083,8 +1083,10 @@ def bench_fanout() -> dict:
             for old_log in log_dir.glob("reindex-worker-*.log"):
                 old_log.unlink()
             procs = _start_reindex_workers(env, workers, log_dir)  # models loaded: not timed
-            # On the last run, a live worker (queue `celery`) matches needs published meanwhile.
-            live = live_publishes if workers == worker_counts[-1] else 0
+            # A live worker (queue `celery`) matches needs published meanwhile: in every run, or
+            # only in the last with BENCH_MATCHER_FANOUT_LIVE_ON=last.
+            live_on_all = os.environ.get("BENCH_MATCHER_FANOUT_LIVE_ON", "all") != "last"
+            live = live_publishes if live_on_all or workers == worker_counts[-1] else 0
             live_worker = None
             latencies: list[float] = []
             try:
