@@ -7,6 +7,7 @@ import re
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from accounts.models import Membership, Organization
 from matching.matcher import active
@@ -151,3 +152,20 @@ def test_query_count_does_not_grow_with_rows(client, lab, django_assert_max_num_
     with django_assert_max_num_queries(16):
         response = client.get(reverse("matches:mine"))
     assert response.status_code == 200
+
+
+def test_while_the_index_is_being_built_the_page_says_so(client, lab):
+    from matching.matcher import indexing, reindex
+    from matching.models import ReindexBatch
+
+    _org, user, _battery, _robot, _profile = lab
+    version = indexing.version_for_current_model()
+    [first, *rest] = reindex.plan_index(version, batch_size=1)
+    ReindexBatch.objects.filter(pk=first).update(done_at=timezone.now())
+
+    body = _page(client, user).content.decode()
+    assert 'id="rebuild-notice"' in body
+    assert f"已完成 1/{1 + len(rest)} 批" in body
+
+    ReindexBatch.objects.filter(version=version).update(done_at=timezone.now())
+    assert 'id="rebuild-notice"' not in _page(client, user).content.decode()

@@ -267,6 +267,17 @@ def progress_counts(version: EmbeddingVersion | None = None) -> dict:
     return {"model_id": version.model_id, "status": version.status, "stages": stages}
 
 
+def pending_progress() -> dict | None:
+    """``{"done": n, "batches": m}`` over every stage while the configured model's rebuild has
+    batches not done (matches are still being computed), else None. Read-only: one query."""
+    counts = ReindexBatch.objects.filter(version__model_id=indexing.current_model_id()).aggregate(
+        batches=Count("pk"), done=Count("pk", filter=Q(done_at__isnull=False))
+    )
+    if not counts["batches"] or counts["done"] == counts["batches"]:
+        return None
+    return counts
+
+
 def reset(version: EmbeddingVersion) -> int:
     """Forget the version's batches, so the next rebuild plans (and checks) everything again."""
     deleted, _ = ReindexBatch.objects.filter(version=version).delete()

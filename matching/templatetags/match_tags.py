@@ -2,7 +2,7 @@ from django import template
 
 from matching.catalogue.projections import explanation_for_viewer, need_shows
 from matching.catalogue.visibility import NeedVisibility
-from matching.matcher import calibration
+from matching.matcher import calibration, reindex
 from matching.matches import selectors as match_selectors
 
 register = template.Library()
@@ -30,6 +30,12 @@ def result_matched_needs(context, result):
         "matched_needs": matched,
         "has_strong": any(match_strength(m) == "strong" for m, _v in matched),
     }
+
+
+@register.inclusion_tag("matching/_rebuild_notice.html")
+def rebuild_notice():
+    """A notice while the matcher's index is being (re)built: matches are still arriving."""
+    return {"progress": reindex.pending_progress()}
 
 
 @register.filter
