@@ -7,6 +7,8 @@ confidentiality rules) / ``matching.catalogue.selectors`` (lists built on them),
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from urllib.parse import urlencode
 
 from django.contrib import messages
@@ -416,32 +418,68 @@ def need_access_invite(request, uuid):
     return redirect(need)
 
 
-def _need_form_page(request, *, need: Need | None, org: Organization):
-    initial_rows = _initial_rows(need.indicators.all(), INDICATOR_KEYS) if need else []
-    form = NeedForm(request.POST or None, request.FILES or None, instance=need)
-    formset = IndicatorFormSet(request.POST or None, prefix="indicators", initial=initial_rows)
+@dataclass(frozen=True)
+class _PostingForm:
+    """What differs between the need and the result form pages: the form, its rows (indicators or
+    patents), the services that save, validate rows and publish, the template and the message."""
+
+    name: str  # the object's name in the services' arguments and the template context
+    form: type
+    formset: type
+    prefix: str
+    keys: tuple
+    initial: Callable
+    save: Callable
+    validate_rows: Callable
+    publish: Callable
+    template: str
+    saved_message: str
+
+
+def _posting_form_page(request, spec: _PostingForm, *, obj, org: Organization):
+    """Create or edit a need or a result: the form and its rows, saved (and maybe published)
+    together; service errors go back to the fields and rows they name."""
+    initial_rows = _initial_rows(spec.initial(obj), spec.keys) if obj else []
+    form = spec.form(request.POST or None, request.FILES or None, instance=obj)
+    formset = spec.formset(request.POST or None, prefix=spec.prefix, initial=initial_rows)
     if request.method == "POST" and form.is_valid() and formset.is_valid():
         try:
-            saved = services.need_save(
-                need=need,
+            saved = spec.save(
                 actor=request.user,
                 organization=org,
                 data=form.service_data(),
-                indicators=_rows(formset, INDICATOR_KEYS),
                 uploads=form.cleaned_data["attachments"],
+                **{spec.name: obj, spec.prefix: _rows(formset, spec.keys)},
             )
         except ValidationError as exc:
-            _put_service_errors(exc, form, formset, "indicators")
+            _put_service_errors(exc, form, formset, spec.prefix)
         else:
-            messages.success(request, _("需求已保存。"))
+            messages.success(request, spec.saved_message)
             if "publish" in request.POST:
-                _publish(request, services.need_publish, need=saved)
+                _publish(request, spec.publish, **{spec.name: saved})
             return redirect(saved)
     elif request.method == "POST" and formset.is_valid():
         # The form has errors of its own; show the row errors now too, not after the next submit.
-        _row_errors(formset, services.validate_indicator_rows(_rows(formset, INDICATOR_KEYS)))
-    context = {"form": form, "formset": formset, "need": need, "org": org}
-    return render(request, "matching/need_form.html", context, status=form_status(form, formset))
+        _row_errors(formset, spec.validate_rows(_rows(formset, spec.keys)))
+    context = {"form": form, "formset": formset, spec.name: obj, "org": org}
+    return render(request, spec.template, context, status=form_status(form, formset))
+
+
+def _need_form_page(request, *, need: Need | None, org: Organization):
+    spec = _PostingForm(
+        name="need",
+        form=NeedForm,
+        formset=IndicatorFormSet,
+        prefix="indicators",
+        keys=INDICATOR_KEYS,
+        initial=lambda need: need.indicators.all(),
+        save=services.need_save,
+        validate_rows=services.validate_indicator_rows,
+        publish=services.need_publish,
+        template="matching/need_form.html",
+        saved_message=_("需求已保存。"),
+    )
+    return _posting_form_page(request, spec, obj=need, org=org)
 
 
 def _publish(request, service, **kwargs) -> None:
@@ -627,30 +665,20 @@ def result_detail(request, uuid):
 
 
 def _result_form_page(request, *, result: Result | None, org: Organization):
-    initial_rows = _initial_rows(result.patents.order_by("id"), PATENT_KEYS) if result else []
-    form = ResultForm(request.POST or None, request.FILES or None, instance=result)
-    formset = PatentFormSet(request.POST or None, prefix="patents", initial=initial_rows)
-    if request.method == "POST" and form.is_valid() and formset.is_valid():
-        try:
-            saved = services.result_save(
-                result=result,
-                actor=request.user,
-                organization=org,
-                data=form.service_data(),
-                patents=_rows(formset, PATENT_KEYS),
-                uploads=form.cleaned_data["attachments"],
-            )
-        except ValidationError as exc:
-            _put_service_errors(exc, form, formset, "patents")
-        else:
-            messages.success(request, _("成果已保存。"))
-            if "publish" in request.POST:
-                _publish(request, services.result_publish, result=saved)
-            return redirect(saved)
-    elif request.method == "POST" and formset.is_valid():
-        _row_errors(formset, services.validate_patent_rows(_rows(formset, PATENT_KEYS)))
-    context = {"form": form, "formset": formset, "result": result, "org": org}
-    return render(request, "matching/result_form.html", context, status=form_status(form, formset))
+    spec = _PostingForm(
+        name="result",
+        form=ResultForm,
+        formset=PatentFormSet,
+        prefix="patents",
+        keys=PATENT_KEYS,
+        initial=lambda result: result.patents.order_by("id"),
+        save=services.result_save,
+        validate_rows=services.validate_patent_rows,
+        publish=services.result_publish,
+        template="matching/result_form.html",
+        saved_message=_("成果已保存。"),
+    )
+    return _posting_form_page(request, spec, obj=result, org=org)
 
 
 @login_required
