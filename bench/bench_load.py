@@ -8,6 +8,8 @@
 3. gunicorn starts as production runs it (``gunicorn.conf.py``: ``GUNICORN_WORKERS`` /
    ``GUNICORN_THREADS`` from the environment, model preloaded per worker, ``DEBUG=0``) on a free
    loopback port, with a private Redis; the run starts once every worker has loaded the model.
+   Each read of the mix is first timed alone (``BENCH_LOAD_ALONE_ROUNDS``, 30, one request at a
+   time: p50/p95, against the issue's ~30 ms each).
 4. Locust (``bench/locustfile.py``) runs ``BENCH_LOAD_USERS`` users (spawned at
    ``BENCH_LOAD_SPAWN_RATE``/s, 5) for ``BENCH_LOAD_SECONDS`` (120) s, each waiting 0.5–1.5 s
    between requests: API needs / results / challenges, the pages /needs/ /results/ /matches/
@@ -126,6 +128,53 @@ def _start_gunicorn(env: dict, port: int, log_path: Path) -> subprocess.Popen:
     raise RuntimeError(f"gunicorn not ready; see {log_path}")
 
 
+# Each read of the mix, timed alone before the load (the issue's bar: about 30 ms each).
+ALONE = [
+    ("api", "/api/v1/needs/?page_size=20"),
+    ("api", "/api/v1/results/?page_size=20"),
+    ("api", "/api/v1/challenges/"),
+    ("page", "/needs/"),
+    ("page", "/results/"),
+    ("page", "/matches/"),
+    ("page", "/challenges/"),
+]
+ALONE_P50_TARGET_MS = 30
+
+
+def _alone(port: int, accounts: list[dict], rounds: int) -> list[dict]:
+    """Each read of the mix, one request at a time (no other client): 3 warm-ups, then ``rounds``
+    timed requests per account kind (an enterprise's and an institution's member in turn)."""
+    rows = []
+    for kind, path in ALONE:
+        timings = []
+        for i in range(rounds + 3):
+            account = accounts[i % min(2, len(accounts))]
+            headers = (
+                {"Authorization": f"Token {account['token']}"}
+                if kind == "api"
+                else {"Cookie": f"sessionid={account['session']}"}
+            )
+            request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", headers=headers)
+            started = time.perf_counter()
+            with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - loopback
+                response.read()
+                if response.status != 200:
+                    raise RuntimeError(f"{path}: {response.status}")
+            if i >= 3:
+                timings.append((time.perf_counter() - started) * 1000)
+        timings.sort()
+        rows.append(
+            {
+                "endpoint": f"GET {path.split('?')[0]}",
+                "requests": len(timings),
+                "p50_ms": round(timings[len(timings) // 2], 1),
+                "p95_ms": round(timings[min(len(timings) - 1, int(len(timings) * 0.95))], 1),
+                "min_ms": round(timings[0], 1),
+            }
+        )
+    return rows
+
+
 def _stop(proc: subprocess.Popen | None) -> None:
     if proc is None or proc.poll() is not None:
         return
@@ -217,8 +266,9 @@ def main() -> None:
         _prepare_data(index)
         accounts_path = workdir / "accounts.json"
         texts = [corpus.demand_text(d) for d in corpus.dev_demands()[:50]]
+        accounts = _accounts(users)
         accounts_path.write_text(
-            json.dumps({"accounts": _accounts(users), "texts": texts}, ensure_ascii=False),
+            json.dumps({"accounts": accounts, "texts": texts}, ensure_ascii=False),
             encoding="utf-8",
         )
         port = free_port()
@@ -240,6 +290,8 @@ def main() -> None:
         load_before = corpus.load_average()
         prefix = workdir / "locust"
         try:
+            alone = _alone(port, accounts, _env_int("BENCH_LOAD_ALONE_ROUNDS", 30))
+            corpus.print_table(f"each read alone, one request at a time; load {load_before}", alone)
             subprocess.run(
                 [
                     sys.executable,
@@ -305,6 +357,8 @@ def main() -> None:
         "errors": total.get("errors"),
         "failures": failures,
         "target_met": met,
+        "alone": alone,
+        "alone_p50_target_met": all(r["p50_ms"] <= ALONE_P50_TARGET_MS for r in alone),
         "load_before": load_before,
         "load_after": load_after,
     }
