@@ -94,9 +94,11 @@ def yield_to_live() -> float:
     waited. Called by the rebuild between its chunks of work."""
     started = time.monotonic()
     deadline = started + settings.REINDEX_YIELD_MAX_SECONDS
+    waited = False
     try:
         while live_work_running() and time.monotonic() < deadline:
+            waited = True
             time.sleep(POLL_SECONDS)
     except redis.RedisError as exc:
         log.warning("live-work marker unreadable (%s); the rebuild goes on", exc)
-    return time.monotonic() - started
+    return time.monotonic() - started if waited else 0.0

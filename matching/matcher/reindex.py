@@ -151,18 +151,28 @@ def _claim(batch_id: int, worker: str) -> ReindexBatch | None:
     return batch
 
 
-def _index_ids(kind: str, ids: list[int]) -> int:
+class _Yielded:
+    """A rebuild batch's pause between chunks: yield to live matching, and count the seconds."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+
+    def __call__(self) -> None:
+        self.seconds += priority.yield_to_live()
+
+
+def _index_ids(kind: str, ids: list[int], pause: _Yielded) -> int:
     objects = load_objects(kind, ids)
     docs = [
         doc_for(kind, objects[i]) for i in ids if i in objects and is_matchable(kind, objects[i])
     ]
-    return indexing.index_docs(kind, docs, batch_size=32, pause=priority.yield_to_live)
+    return indexing.index_docs(kind, docs, batch_size=32, pause=pause)
 
 
-def _match_ids(ids: list[int]) -> int:
+def _match_ids(ids: list[int], pause: _Yielded) -> int:
     matched = 0
     for need in Need.objects.filter(pk__in=ids, status__in=Need.OPEN_STATUSES).order_by("pk"):
-        priority.yield_to_live()
+        pause()
         # A bulk rebuild (demo start-up, model switch) must not email every user.
         pipeline.match_need(need, notify=False)
         matched += 1
@@ -170,15 +180,17 @@ def _match_ids(ids: list[int]) -> int:
 
 
 def run_batch(batch_id: int, *, worker: str = "") -> dict:
-    """Claim and do one batch; a batch done or claimed by a live worker is skipped."""
+    """Claim and do one batch; a batch done or claimed by a live worker is skipped. The result
+    says how long the batch waited for live matching (``yielded_s``)."""
     batch = _claim(batch_id, worker)
     if batch is None:
         return {"batch": batch_id, "skipped": True}
+    pause = _Yielded()
     try:
         if batch.stage == Stage.INDEX:
-            computed = _index_ids(batch.kind, list(batch.object_ids))
+            computed = _index_ids(batch.kind, list(batch.object_ids), pause)
         else:
-            computed = _match_ids(list(batch.object_ids))
+            computed = _match_ids(list(batch.object_ids), pause)
     except Exception:
         # Give the batch back at once, so the task's retry (or another worker) can claim it.
         ReindexBatch.objects.filter(pk=batch.pk, claim_token=batch.claim_token).update(
@@ -188,7 +200,13 @@ def run_batch(batch_id: int, *, worker: str = "") -> dict:
     ReindexBatch.objects.filter(pk=batch.pk, claim_token=batch.claim_token).update(
         done_at=timezone.now(), computed=computed
     )
-    return {"batch": batch_id, "stage": batch.stage, "kind": batch.kind, "computed": computed}
+    return {
+        "batch": batch_id,
+        "stage": batch.stage,
+        "kind": batch.kind,
+        "computed": computed,
+        "yielded_s": round(pause.seconds, 2),
+    }
 
 
 # --- After the index stage ------------------------------------------------------------------------
