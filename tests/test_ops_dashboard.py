@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from datetime import datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -192,6 +193,17 @@ def test_dashboard_shows_the_funnel_and_charts_in_chinese(client, staff, history
     html = client.get(reverse("ops:dashboard")).content.decode()
     assert "转化漏斗" in html and "<svg" in html and "到账金额" in html and "领域不符" in html
     assert "<script" not in html.split("<main", 1)[-1].split("</main>", 1)[0]
+
+
+def test_dashboard_in_english_leaves_only_the_rows_own_text_in_chinese(client, staff, history):
+    client.force_login(staff)
+    html = client.get(reverse("ops:dashboard"), HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    for english in ("Operations dashboard", "Conversion funnel", "Need published", "Wrong field"):
+        assert english in html
+    # Left in Chinese: the rows' own text (field names, the factories' default field and user
+    # names "用户N") and the language switcher's name for Chinese.
+    rows = {"新能源", "生物医药", "动力电池与储能", "用户"}
+    assert set(re.findall(r"[\u3400-\u9fff]+", html)) <= rows | {"简体中文"}
 
 
 def test_csv_export_holds_the_same_numbers(client, staff, history):

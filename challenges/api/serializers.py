@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -92,9 +93,11 @@ class ChallengeOutputSerializer(ChallengeSummaryOutputSerializer):
     awarded_at = serializers.DateTimeField(source="terms.awarded_at", allow_null=True)
     cancel_reason = StrictCharField(source="terms.cancel_reason")
     published_at = serializers.DateTimeField(source="terms.published_at", allow_null=True)
-    ip_terms = StrictCharField(source="terms.ip_terms", help_text="知识产权归属")
+    ip_terms = StrictCharField(source="terms.ip_terms", help_text=gettext_lazy("知识产权归属"))
     quality = serializers.SerializerMethodField(
-        help_text="信息完整度（matching.catalogue.quality.challenge_quality）：仅出题单位可见，其他人为 null。"
+        help_text=gettext_lazy(
+            "信息完整度（matching.catalogue.quality.challenge_quality）：仅出题单位可见，其他人为 null。"
+        )
     )
     answer_days = serializers.IntegerField(
         source="terms.answer_days",

@@ -4,7 +4,7 @@ an illegal transition answers 409 and changes nothing, invalid input 400 with fi
 from __future__ import annotations
 
 from django.http import Http404, HttpResponse
-from django.utils.translation import gettext_lazy as _l
+from django.utils.translation import gettext_lazy
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, PolymorphicProxySerializer, extend_schema
 from rest_framework import status
@@ -656,7 +656,7 @@ class XlsxRenderer(_FileRenderer):
 
 class ContractFileUnavailable(APIException):
     status_code = status.HTTP_503_SERVICE_UNAVAILABLE
-    default_detail = _l("服务器未安装生成 PDF 所需的中文字体，请联系平台管理员。")
+    default_detail = gettext_lazy("服务器未安装生成 PDF 所需的中文字体，请联系平台管理员。")
     default_code = "pdf_font_missing"
 
 
@@ -702,9 +702,11 @@ class ContractDocxApi(_ContractFileApi):
     renderer_classes = [JSONRenderer, DocxRenderer]
 
     @_file_schema(
-        _l("技术合同草稿（DOCX）"),
+        gettext_lazy("技术合同草稿（DOCX）"),
         DocxRenderer.media_type,
-        _l("按需求合作方式（或 type 参数）起草的技术合同草稿；平台未掌握的内容为“（待填写）”。"),
+        gettext_lazy(
+            "按需求合作方式（或 type 参数）起草的技术合同草稿；平台未掌握的内容为“（待填写）”。"
+        ),
     )
     def get(self, request, uuid):
         return super().get(request, uuid)
@@ -715,9 +717,9 @@ class ContractPdfApi(_ContractFileApi):
     renderer_classes = [JSONRenderer, PdfRenderer]
 
     @_file_schema(
-        _l("技术合同草稿（PDF）"),
+        gettext_lazy("技术合同草稿（PDF）"),
         PdfRenderer.media_type,
-        _l("与 DOCX 草稿内容相同的 PDF。"),
+        gettext_lazy("与 DOCX 草稿内容相同的 PDF。"),
     )
     def get(self, request, uuid):
         return super().get(request, uuid)
@@ -728,9 +730,9 @@ class ContractRegistrationApi(_ContractFileApi):
     renderer_classes = [JSONRenderer, XlsxRenderer]
 
     @_file_schema(
-        _l("技术合同认定登记信息（XLSX）"),
+        gettext_lazy("技术合同认定登记信息（XLSX）"),
         XlsxRenderer.media_type,
-        _l("当事人、合同类型、金额、技术交易额与里程碑，供技术合同认定登记。"),
+        gettext_lazy("当事人、合同类型、金额、技术交易额与里程碑，供技术合同认定登记。"),
     )
     def get(self, request, uuid):
         return super().get(request, uuid)

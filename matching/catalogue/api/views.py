@@ -25,8 +25,7 @@ from django.http import HttpResponse
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _l
-from django.utils.translation import override
+from django.utils.translation import gettext_lazy, override
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
@@ -89,7 +88,7 @@ class OpaqueCursorPagination(CursorPagination):
     position, which stays on the server (the cache, for ``cursor_ttl`` after its last use); an
     unknown, expired or malformed cursor is 404 with ``invalid_cursor_message``."""
 
-    invalid_cursor_message = _l("无效的游标（可能已过期），请从第一页重新开始。")
+    invalid_cursor_message = gettext_lazy("无效的游标（可能已过期），请从第一页重新开始。")
     cursor_ttl = 24 * 3600
     _token = re.compile(r"[0-9a-f]{32}")
 
@@ -285,9 +284,9 @@ def _bulk_response(run, request, item_serializer, rows_key: str) -> Response:
 _ORG_PARAMETER = OpenApiParameter(
     "organization",
     OpenApiTypes.UUID,
-    description=_l("写入的机构 uuid；调用者只属于一个机构时可省略。"),
+    description=gettext_lazy("写入的机构 uuid；调用者只属于一个机构时可省略。"),
 )
-_BULK_DESCRIPTION = _l(
+_BULK_DESCRIPTION = gettext_lazy(
     "JSON 数组，每项一条记录，external_ref 必填。逐条校验后一次性全部导入，或有任一错误时全部不导入"
     "（400，rows 中列出每处错误的序号与字段）。按 external_ref 幂等：已有的更新，新的创建为草稿；"
     "status 为 published 时创建后发布。速率另受 bulk 限制（默认 60 次/小时）。"
@@ -340,11 +339,13 @@ class _NeedQuerysetMixin:
 
 @extend_schema_view(
     list=extend_schema(
-        summary=_l("需求列表"),
-        description=_l("调用者可见的需求；摘要公开的需求对外只返回 visibility=summary 的字段。"),
+        summary=gettext_lazy("需求列表"),
+        description=gettext_lazy(
+            "调用者可见的需求；摘要公开的需求对外只返回 visibility=summary 的字段。"
+        ),
         responses=NeedItemList,
     ),
-    retrieve=extend_schema(summary=_l("需求详情"), responses=NeedItem),
+    retrieve=extend_schema(summary=gettext_lazy("需求详情"), responses=NeedItem),
 )
 class NeedViewSet(_NeedQuerysetMixin, viewsets.GenericViewSet):
     """Technical needs (需求清单)."""
@@ -372,7 +373,7 @@ class NeedViewSet(_NeedQuerysetMixin, viewsets.GenericViewSet):
         return Response(_need_payload(self._get(uuid), request, with_quality=True))
 
     @extend_schema(
-        summary=_l("新建需求（草稿）"),
+        summary=gettext_lazy("新建需求（草稿）"),
         request=NeedInputSerializer,
         responses={201: NeedOutputSerializer},
         examples=[NEED_CREATE_REQUEST],
@@ -400,7 +401,7 @@ class NeedViewSet(_NeedQuerysetMixin, viewsets.GenericViewSet):
         return self._respond(need)
 
     @extend_schema(
-        summary=_l("修改需求（全部字段）"),
+        summary=gettext_lazy("修改需求（全部字段）"),
         request=NeedInputSerializer,
         responses=NeedOutputSerializer,
     )
@@ -408,7 +409,7 @@ class NeedViewSet(_NeedQuerysetMixin, viewsets.GenericViewSet):
         return self._update(request, uuid, partial=False)
 
     @extend_schema(
-        summary=_l("修改需求（部分字段）"),
+        summary=gettext_lazy("修改需求（部分字段）"),
         request=NeedInputSerializer,
         responses=NeedOutputSerializer,
     )
@@ -426,28 +427,32 @@ class NeedViewSet(_NeedQuerysetMixin, viewsets.GenericViewSet):
         need = service(need=need, actor=request.user, **kwargs)
         return self._respond(need)
 
-    @extend_schema(summary=_l("发布需求"), request=None, responses=NeedOutputSerializer)
+    @extend_schema(summary=gettext_lazy("发布需求"), request=None, responses=NeedOutputSerializer)
     @action(detail=True, methods=["post"])
     def publish(self, request, uuid=None):
         return self._transition(request, uuid, services.need_publish, with_reason=False)
 
     @extend_schema(
-        summary=_l("撤回需求"), request=ReasonInputSerializer, responses=NeedOutputSerializer
+        summary=gettext_lazy("撤回需求"),
+        request=ReasonInputSerializer,
+        responses=NeedOutputSerializer,
     )
     @action(detail=True, methods=["post"])
     def withdraw(self, request, uuid=None):
         return self._transition(request, uuid, services.need_withdraw, with_reason=True)
 
     @extend_schema(
-        summary=_l("关闭需求"), request=ReasonInputSerializer, responses=NeedOutputSerializer
+        summary=gettext_lazy("关闭需求"),
+        request=ReasonInputSerializer,
+        responses=NeedOutputSerializer,
     )
     @action(detail=True, methods=["post"])
     def close(self, request, uuid=None):
         return self._transition(request, uuid, services.need_close, with_reason=True)
 
     @extend_schema(
-        summary=_l("续期需求"),
-        description=_l(
+        summary=gettext_lazy("续期需求"),
+        description=gettext_lazy(
             "一键续期：有效期改为今天起12个月；已过期的需求重新发布并参与匹配。仅发布机构可操作。"
         ),
         request=None,
@@ -458,7 +463,7 @@ class NeedViewSet(_NeedQuerysetMixin, viewsets.GenericViewSet):
         return self._transition(request, uuid, services.need_renew, with_reason=False)
 
     @extend_schema(
-        summary=_l("批量导入需求"),
+        summary=gettext_lazy("批量导入需求"),
         description=_BULK_DESCRIPTION,
         request=NeedBulkItemInputSerializer(many=True),
         parameters=[_ORG_PARAMETER],
@@ -546,9 +551,11 @@ class NeedExportApi(_NeedQuerysetMixin, generics.GenericAPIView):
     pagination_class = None
 
     @extend_schema(
-        summary=_l("导出需求（CSV）"),
+        summary=gettext_lazy("导出需求（CSV）"),
         responses={
-            (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description=_l("CSV 文件"))
+            (200, "text/csv"): OpenApiResponse(
+                OpenApiTypes.STR, description=gettext_lazy("CSV 文件")
+            )
         },
     )
     def get(self, request):
@@ -635,14 +642,14 @@ class _OrganizationObjectWriteMixin:
 
 
 @extend_schema_view(
-    list=extend_schema(summary=_l("成果列表")),
-    retrieve=extend_schema(summary=_l("成果详情")),
+    list=extend_schema(summary=gettext_lazy("成果列表")),
+    retrieve=extend_schema(summary=gettext_lazy("成果详情")),
     **_write_schemas(
         ResultInputSerializer,
         ResultOutputSerializer,
-        create=_l("新建成果（草稿）"),
-        update=_l("修改成果（全部字段）"),
-        partial_update=_l("修改成果（部分字段）"),
+        create=gettext_lazy("新建成果（草稿）"),
+        update=gettext_lazy("修改成果（全部字段）"),
+        partial_update=gettext_lazy("修改成果（部分字段）"),
     ),
 )
 class ResultViewSet(
@@ -683,7 +690,7 @@ class ResultViewSet(
             context["with_quality"] = self.action != "list"
         return context
 
-    @extend_schema(summary=_l("发布成果"), request=None, responses=ResultOutputSerializer)
+    @extend_schema(summary=gettext_lazy("发布成果"), request=None, responses=ResultOutputSerializer)
     @action(detail=True, methods=["post"])
     def publish(self, request, uuid=None):
         result = self.get_object()
@@ -691,8 +698,8 @@ class ResultViewSet(
         return self._respond(services.result_publish(result=result, actor=request.user))
 
     @extend_schema(
-        summary=_l("续期成果"),
-        description=_l(
+        summary=gettext_lazy("续期成果"),
+        description=gettext_lazy(
             "一键续期：有效期改为今天起12个月；已过期的成果重新发布并参与匹配。仅完成单位可操作。"
         ),
         request=None,
@@ -705,7 +712,9 @@ class ResultViewSet(
         return self._respond(services.result_renew(result=result, actor=request.user))
 
     @extend_schema(
-        summary=_l("撤回成果"), request=ReasonInputSerializer, responses=ResultOutputSerializer
+        summary=gettext_lazy("撤回成果"),
+        request=ReasonInputSerializer,
+        responses=ResultOutputSerializer,
     )
     @action(detail=True, methods=["post"])
     def withdraw(self, request, uuid=None):
@@ -719,7 +728,7 @@ class ResultViewSet(
         return self._respond(result)
 
     @extend_schema(
-        summary=_l("批量导入成果"),
+        summary=gettext_lazy("批量导入成果"),
         description=_BULK_DESCRIPTION,
         request=ResultBulkItemInputSerializer(many=True),
         parameters=[_ORG_PARAMETER],
@@ -746,14 +755,14 @@ class ResultViewSet(
 
 
 @extend_schema_view(
-    list=extend_schema(summary=_l("研发能力列表")),
-    retrieve=extend_schema(summary=_l("研发能力详情")),
+    list=extend_schema(summary=gettext_lazy("研发能力列表")),
+    retrieve=extend_schema(summary=gettext_lazy("研发能力详情")),
     **_write_schemas(
         CapabilityInputSerializer,
         CapabilityOutputSerializer,
-        create=_l("新建研发能力"),
-        update=_l("修改研发能力（全部字段）"),
-        partial_update=_l("修改研发能力（部分字段）"),
+        create=gettext_lazy("新建研发能力"),
+        update=gettext_lazy("修改研发能力（全部字段）"),
+        partial_update=gettext_lazy("修改研发能力（部分字段）"),
     ),
 )
 class CapabilityViewSet(
@@ -784,7 +793,7 @@ class CapabilityViewSet(
             return CapabilityProfile.objects.none()
         return selectors.capability_queryset_for_viewer(user=self.request.user)
 
-    @extend_schema(summary=_l("删除研发能力"), responses={204: None})
+    @extend_schema(summary=gettext_lazy("删除研发能力"), responses={204: None})
     def destroy(self, request, uuid=None):
         profile = self.get_object()
         _require_write_access(request, profile.organization)
