@@ -6,10 +6,28 @@ import time
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db import DatabaseError, connection
 
 from matching.matcher import active, calibration, calibration_fit, embedding
 from matching.matcher.evaluation import compute_metrics, demand_text, load_split, result_text
 from matching.matcher.vector_cache import encode_cached
+
+
+def _require_migrated() -> None:
+    """The ranking reads the model's active configuration from the database: say how to get one."""
+    from matching.matcher.models import RankingConfiguration
+
+    try:
+        tables = connection.introspection.table_names()
+    except DatabaseError as exc:
+        raise CommandError(
+            f"the database is not reachable ({exc}); see README, Quick start"
+        ) from exc
+    if RankingConfiguration._meta.db_table not in tables:
+        raise CommandError(
+            "the database has no matcher tables yet: run `manage.py migrate` first "
+            "(the ranking reads the active ranking configuration from it)"
+        )
 
 
 class Command(BaseCommand):
@@ -43,6 +61,7 @@ class Command(BaseCommand):
         for name in ("demands.jsonl", "results.jsonl", "qrels.jsonl"):
             if not (directory / name).is_file():
                 raise CommandError(f"{directory / name} is missing")
+        _require_migrated()
         started = time.perf_counter()
         demands, results, qrels = load_split(directory)
         result_texts = [
