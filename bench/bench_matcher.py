@@ -985,6 +985,10 @@ def _start_reindex_workers(env: dict, count: int, log_dir: Path) -> list[subproc
     from core.health import queue_consumers
     from matchmaker.celery import worker_command
 
+    # The machine's cores shared among the worker processes, as README says to deploy several on
+    # one machine (BENCH_MATCHER_FANOUT_SHARE_CORES=0: each takes every core, torch's default).
+    if os.environ.get("BENCH_MATCHER_FANOUT_SHARE_CORES", "1") != "0":
+        env = {**env, "MATCHER_TORCH_THREADS": str(max(1, (os.cpu_count() or 1) // count))}
     procs = []
     for i in range(count):
         log = open(log_dir / f"reindex-worker-{i}.log", "ab")  # noqa: SIM115 - owned by the child

@@ -230,6 +230,10 @@ if REINDEX_ENCODE_CHUNK < 1 or REINDEX_YIELD_MAX_SECONDS < 0 or MATCHER_LIVE_LEA
     )
 # Load the embedding model when a worker's pool process starts (off for the mail worker).
 WORKER_PRELOAD_MODEL = env_bool("WORKER_PRELOAD_MODEL", True)
+# torch's threads per process that encodes (0: torch's default, every core). Several reindex worker
+# processes on one machine each take every core by default and slow each other down: give each
+# cores / processes.
+MATCHER_TORCH_THREADS = env_int("MATCHER_TORCH_THREADS", 0)
 # Load the embedding model in each gunicorn worker when it starts (gunicorn.conf.py), so the first
 # ad-hoc match (POST /api/v1/match/ encodes its text in the web process) does not pay for it.
 WEB_PRELOAD_MODEL = env_bool("WEB_PRELOAD_MODEL", True)

@@ -155,3 +155,21 @@ def test_publishing_and_ad_hoc_matching_are_live_work(clean_marker, monkeypatch)
     pipeline.rank_text(text="高镍正极材料表面包覆")
     assert seen == [True]
     assert not priority.live_work_running()
+
+
+def test_torch_threads_per_process_follow_the_setting(settings):
+    import torch
+
+    from matching.matcher import embedding
+
+    before = torch.get_num_threads()
+    settings.MATCHER_TORCH_THREADS = 1
+    try:
+        embedding._apply_thread_setting()
+        assert torch.get_num_threads() == 1
+        settings.MATCHER_TORCH_THREADS = 0  # torch's default: left alone
+        torch.set_num_threads(before)
+        embedding._apply_thread_setting()
+        assert torch.get_num_threads() == before
+    finally:
+        torch.set_num_threads(before)

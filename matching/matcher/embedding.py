@@ -125,6 +125,16 @@ def _max_tokens(key: str, max_tokens: int | None) -> int | None:
     return None if wanted is None or wanted == _built_max_tokens(key) else wanted
 
 
+def _apply_thread_setting() -> None:
+    """``MATCHER_TORCH_THREADS``: torch's threads in this process (0: torch's default, every core).
+    Several worker processes on one machine should share its cores, not each take all of them."""
+    value = _settings_value("MATCHER_TORCH_THREADS") or os.environ.get("MATCHER_TORCH_THREADS")
+    if value and int(value) > 0:
+        import torch
+
+        torch.set_num_threads(int(value))
+
+
 def get_model(name: str | None = None, *, max_tokens: int | None = None) -> SentenceTransformer:
     """Load (once per process, name and input length) and return the SentenceTransformer."""
     key = resolve_model_name(name)
@@ -137,6 +147,7 @@ def get_model(name: str | None = None, *, max_tokens: int | None = None) -> Sent
             if model is None:
                 from sentence_transformers import SentenceTransformer
 
+                _apply_thread_setting()
                 model = SentenceTransformer(key, device="cpu")
                 if length is not None:
                     model.max_seq_length = length
