@@ -10,7 +10,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: setup run test lint bench api-fuzz api-fuzz-live apt venv model clean-var
+.PHONY: setup run test lint bench api-fuzz api-fuzz-live apt venv model student-model clean-var
 
 setup: apt $(STAMP) model
 	DEBUG=1 $(PY) manage.py compilemessages --ignore=.venv -v 0
@@ -42,6 +42,12 @@ venv: $(STAMP)
 # The default embedding model is built offline from packaged weights (idempotent).
 model: $(STAMP)
 	$(PY) scripts/build_default_model.py var/models/default
+
+# Opt-in faster model (issue 17): 8 of the default's 12 layers, distilled from it at 112 tokens on dev,
+# demo and derived texts, offline and deterministic (idempotent). Use with
+# MATCHER_MODEL=var/models/e5s-L8-len112 (then `manage.py reindex`).
+student-model: model
+	$(PY) scripts/build_student_model.py var/models/default var/models/e5s-L8-len112 --layers 8 --max-tokens 112
 
 run: setup
 	DEBUG=$${DEBUG:-1} $(PY) manage.py runall
