@@ -16,10 +16,10 @@ import math
 import threading
 import uuid
 
-import redis
-from django.conf import settings
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
+
+from core import redis_client
 
 KEY_PREFIX = "mm:throttle:"
 
@@ -44,21 +44,19 @@ return tostring((tonumber(oldest[2]) + window - now) / 1000000)
 _local = threading.local()
 
 
-def _client() -> redis.Redis:
-    # One client per thread; redis-py's pool reconnects after a fork by itself.
-    client = getattr(_local, "client", None)
-    if client is None or getattr(_local, "url", None) != settings.REDIS_URL:
-        client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=5)
-        _local.client, _local.url = client, settings.REDIS_URL
-        _local.script = client.register_script(SLIDING_WINDOW_SCRIPT)
-    return client
+def _script():
+    """The sliding-window script, registered once per thread's client."""
+    client = redis_client.client()
+    script = getattr(_local, "script", None)
+    if script is None or script.registered_client is not client:
+        script = _local.script = client.register_script(SLIDING_WINDOW_SCRIPT)
+    return script
 
 
 def take(key: str, *, limit: int, window_seconds: int) -> float:
     """Record one request under ``key`` if fewer than ``limit`` were accepted in the last
     ``window_seconds``: 0.0 if accepted, else the seconds until one more would be."""
-    _client()
-    wait = _local.script(keys=[KEY_PREFIX + key], args=[window_seconds, limit, uuid.uuid4().hex])
+    wait = _script()(keys=[KEY_PREFIX + key], args=[window_seconds, limit, uuid.uuid4().hex])
     return float(wait)
 
 

@@ -7,10 +7,9 @@ a token is due, never failed.
 
 from __future__ import annotations
 
-import threading
-
-import redis
 from django.conf import settings
+
+from core import redis_client
 
 KEY_PREFIX = "mm:notify:rate:"
 
@@ -40,17 +39,6 @@ redis.call('EXPIRE', KEYS[1], math.ceil(burst / rate) + 60)
 return tostring(wait)
 """
 
-_local = threading.local()
-
-
-def _client() -> redis.Redis:
-    # One client per thread; redis-py's pool reconnects after a fork by itself.
-    client = getattr(_local, "client", None)
-    if client is None or getattr(_local, "url", None) != settings.REDIS_URL:
-        client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=5)
-        _local.client, _local.url = client, settings.REDIS_URL
-    return client
-
 
 def domain_of(email: str) -> str:
     return email.rsplit("@", 1)[-1].lower()
@@ -61,7 +49,7 @@ def acquire(domain: str) -> float:
     rate = float(settings.NOTIFICATION_DOMAIN_RATE)
     if rate <= 0:
         return 0.0
-    client = _client()
+    client = redis_client.client()
     wait = client.eval(
         BUCKET_SCRIPT, 1, KEY_PREFIX + domain, rate, settings.NOTIFICATION_DOMAIN_BURST
     )
@@ -70,7 +58,7 @@ def acquire(domain: str) -> float:
 
 def reset(domain: str | None = None) -> None:
     """Forget bucket state (tests and the benchmark)."""
-    client = _client()
+    client = redis_client.client()
     if domain is not None:
         client.delete(KEY_PREFIX + domain)
         return

@@ -9,6 +9,7 @@ import time
 import numpy as np
 import pytest
 
+from core import redis_client
 from matching.matcher import engine, indexing, pipeline, priority, reindex
 from matching.matcher.documents import doc_for, load_objects
 from matching.models import Embedding, ObjectKind, ReindexBatch
@@ -20,9 +21,9 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture
 def clean_marker():
-    priority._client().delete(priority.KEY)
+    redis_client.client().delete(priority.KEY)
     yield
-    priority._client().delete(priority.KEY)
+    redis_client.client().delete(priority.KEY)
 
 
 def test_live_work_is_marked_while_it_runs_and_nested_blocks_add_nothing(clean_marker):
@@ -30,16 +31,16 @@ def test_live_work_is_marked_while_it_runs_and_nested_blocks_add_nothing(clean_m
     with priority.live():
         assert priority.live_work_running()
         with priority.live():
-            assert priority._client().zcard(priority.KEY) == 1
+            assert redis_client.client().zcard(priority.KEY) == 1
         assert priority.live_work_running()
     assert not priority.live_work_running()
 
 
 def test_the_marker_of_a_worker_that_died_lapses_with_its_lease(clean_marker):
     # A live task killed mid-way never removes its marker; its lease ended a second ago.
-    priority._client().zadd(priority.KEY, {"dead-worker": time.time() - 1})
+    redis_client.client().zadd(priority.KEY, {"dead-worker": time.time() - 1})
     assert not priority.live_work_running()
-    assert priority._client().zcard(priority.KEY) == 0
+    assert redis_client.client().zcard(priority.KEY) == 0
     assert priority.yield_to_live() == 0.0
 
 

@@ -32,21 +32,14 @@ from collections.abc import Iterator
 import redis
 from django.conf import settings
 
+from core import redis_client
+
 log = logging.getLogger(__name__)
 
 KEY = "mm:matcher:live"
 POLL_SECONDS = 0.02
 
-_local = threading.local()
-
-
-def _client() -> redis.Redis:
-    # One client per thread; redis-py's pool reconnects after a fork by itself.
-    client = getattr(_local, "client", None)
-    if client is None or getattr(_local, "url", None) != settings.REDIS_URL:
-        client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2)
-        _local.client, _local.url = client, settings.REDIS_URL
-    return client
+_local = threading.local()  # the live() nesting depth of this thread
 
 
 @contextlib.contextmanager
@@ -63,7 +56,7 @@ def live() -> Iterator[None]:
     token = uuid.uuid4().hex
     registered = False
     try:
-        _client().zadd(KEY, {token: time.time() + settings.MATCHER_LIVE_LEASE_SECONDS})
+        redis_client.client().zadd(KEY, {token: time.time() + settings.MATCHER_LIVE_LEASE_SECONDS})
         registered = True
     except redis.RedisError as exc:
         log.warning("live-work marker not set (%s); a running rebuild will not yield", exc)
@@ -74,14 +67,14 @@ def live() -> Iterator[None]:
         _local.depth = 0
         if registered:
             try:
-                _client().zrem(KEY, token)
+                redis_client.client().zrem(KEY, token)
             except redis.RedisError as exc:  # the lease ends it
                 log.warning("live-work marker not removed (%s)", exc)
 
 
 def live_work_running() -> bool:
     """Whether any live matching holds an unexpired marker."""
-    client = _client()
+    client = redis_client.client()
     with client.pipeline() as pipe:
         pipe.zremrangebyscore(KEY, "-inf", time.time())
         pipe.zcard(KEY)
