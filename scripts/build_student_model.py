@@ -40,6 +40,10 @@ from pathlib import Path
 
 import numpy as np
 
+# The sibling script decides when a built model directory is up to date, for both builds.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from build_default_model import is_current  # noqa: E402
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 DEV_DIR = BASE_DIR.parent / "shared" / "eval" / "dev"
 DEMO_DIR = BASE_DIR / "fixtures" / "demo"
@@ -270,17 +274,6 @@ def distill(student, texts: list[str], targets: np.ndarray, args) -> dict:
 
 
 # --- Build ---------------------------------------------------------------------------------------
-
-
-def is_current(target: Path, info: dict) -> bool:
-    marker = target / "BUILD_INFO.json"
-    if not marker.is_file():
-        return False
-    try:
-        old = json.loads(marker.read_text())
-    except ValueError:
-        return False
-    return all(old.get(k) == info[k] for k in ("build_version", "source_sha256"))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -285,56 +285,40 @@ def rank_text(
 ) -> list[tuple[engine.Candidate, dict]]:
     """Ad-hoc matching of a free-text need against published results, with explanations (live
     work: a running rebuild yields to it)."""
-    with priority.live():
-        return _rank_text(
-            text=text,
-            field=field,
-            region=region,
-            trl_min=trl_min,
-            coop_modes=coop_modes,
-            budget_max=budget_max,
-            limit=limit,
-        )
-
-
-def _rank_text(
-    *,
-    text: str,
-    field: str | None,
-    region: str | None,
-    trl_min: int | None,
-    coop_modes: list[str] | None,
-    budget_max,
-    limit: int,
-) -> list[tuple[engine.Candidate, dict]]:
     from matching.matcher.documents import text_doc
 
-    doc = text_doc(
-        text,
-        field_codes=(field,) if field else (),
-        trl=trl_min,
-        modes=tuple(coop_modes or ()),
-        budget_max=float(budget_max) if budget_max is not None else None,
-        region=region,
-    )
-    version = indexing.serving_version()
-    qvec = query_vector(version, doc)
-    filters = engine.Filters(field_code=field, region=region, trl_min=trl_min)
-    ranked = engine.rank(
-        version=version, kind=ObjectKind.RESULT, query=doc, qvec=qvec, limit=limit, filters=filters
-    )
-    codes = set(doc.field_codes) | {c for cand in ranked for c in cand.doc.field_codes}
-    names = engine.field_names(codes | {c.split(".")[0] for c in codes})
-    stats = explain_stats(doc)
-    return [
-        (
-            c,
-            explain.explain(
-                doc, c.doc, c.components, names, stats=stats, model_id=version.model_id
-            ),
+    with priority.live():
+        doc = text_doc(
+            text,
+            field_codes=(field,) if field else (),
+            trl=trl_min,
+            modes=tuple(coop_modes or ()),
+            budget_max=float(budget_max) if budget_max is not None else None,
+            region=region,
         )
-        for c in ranked
-    ]
+        version = indexing.serving_version()
+        qvec = query_vector(version, doc)
+        filters = engine.Filters(field_code=field, region=region, trl_min=trl_min)
+        ranked = engine.rank(
+            version=version,
+            kind=ObjectKind.RESULT,
+            query=doc,
+            qvec=qvec,
+            limit=limit,
+            filters=filters,
+        )
+        codes = set(doc.field_codes) | {c for cand in ranked for c in cand.doc.field_codes}
+        names = engine.field_names(codes | {c.split(".")[0] for c in codes})
+        stats = explain_stats(doc)
+        return [
+            (
+                c,
+                explain.explain(
+                    doc, c.doc, c.components, names, stats=stats, model_id=version.model_id
+                ),
+            )
+            for c in ranked
+        ]
 
 
 def explain_stats(doc: MatchDoc):
